@@ -1,0 +1,439 @@
+//! Stage 2, the warehouse catalog: finds the warehouse's tables (on disk or
+//! in an S3-compatible bucket), checks them against the contract of
+//! `warehouse.md`, and registers them in a DataFusion session.
+//!
+//! Only this module knows `object_store`. Everything after it sees tables
+//! by name through the session, so the same queries run on a local folder,
+//! a bucket, or (later) a Ballista cluster.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use thiserror::Error;
+use url::Url;
+
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error("invalid warehouse root `{root}`: {reason}")]
+    InvalidRoot { root: String, reason: String },
+    #[error("cannot reach the warehouse at {root}: {reason}")]
+    Unreachable { root: String, reason: String },
+    #[error("warehouse table `{table}` not found: no Parquet file under {location}{needed_by}")]
+    MissingTable {
+        table: String,
+        location: String,
+        needed_by: NeededBy,
+    },
+    #[error("warehouse table `{table}` has no column `{column}` ({location}){needed_by}")]
+    MissingColumn {
+        table: String,
+        column: String,
+        location: String,
+        needed_by: NeededBy,
+    },
+    #[error(
+        "warehouse table `{table}` column `{column}` is {found}, but warehouse.md wants {wanted} ({location})"
+    )]
+    WrongType {
+        table: String,
+        column: String,
+        found: String,
+        wanted: ColumnKind,
+        location: String,
+    },
+    #[error("cannot read warehouse table `{table}` at {location}: {reason}")]
+    Unreadable {
+        table: String,
+        location: String,
+        reason: String,
+    },
+}
+
+impl CatalogError {
+    /// Whether the fault is in the warehouse's data (exit 3) rather than in
+    /// the configuration that points at it (exit 2).
+    pub fn is_data_fault(&self) -> bool {
+        !matches!(self, CatalogError::InvalidRoot { .. })
+    }
+}
+
+/// The query files that need a table, for error messages.
+#[derive(Debug, Clone, Default)]
+pub struct NeededBy(pub Vec<String>);
+
+impl fmt::Display for NeededBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.0.is_empty() {
+            write!(f, "; needed by {}", self.0.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a contract column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Integer,
+    /// DECIMAL or floating point.
+    Number,
+    Timestamp,
+}
+
+impl fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnKind::Text => "a string",
+            ColumnKind::Integer => "an integer",
+            ColumnKind::Number => "a number (DECIMAL(18,2) or DOUBLE)",
+            ColumnKind::Timestamp => "a TIMESTAMP",
+        })
+    }
+}
+
+impl ColumnKind {
+    fn accepts(self, data_type: &DataType) -> bool {
+        let data_type = match data_type {
+            DataType::Dictionary(_, value) => value.as_ref(),
+            other => other,
+        };
+        match self {
+            ColumnKind::Text => matches!(
+                data_type,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ),
+            ColumnKind::Integer => data_type.is_integer(),
+            ColumnKind::Number => data_type.is_numeric(),
+            ColumnKind::Timestamp => matches!(data_type, DataType::Timestamp(_, _)),
+        }
+    }
+}
+
+/// One table of the warehouse contract.
+pub struct ContractTable {
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, ColumnKind)],
+}
+
+use ColumnKind::{Integer, Number, Text, Timestamp};
+
+/// The tables of `warehouse.md`. Extra columns are allowed and ignored.
+pub const CONTRACT: &[ContractTable] = &[
+    ContractTable {
+        name: "clients",
+        columns: &[
+            ("client_id", Text),
+            ("name", Text),
+            ("segment", Text),
+            ("region", Text),
+            ("account_manager", Text),
+            ("created_at", Timestamp),
+        ],
+    },
+    ContractTable {
+        name: "subscriptions",
+        columns: &[
+            ("subscription_id", Text),
+            ("client_id", Text),
+            ("plan", Text),
+            ("amount", Number),
+            ("currency", Text),
+            ("billing_period_months", Integer),
+            ("discount_pct", Number),
+            ("started_at", Timestamp),
+            ("ended_at", Timestamp),
+        ],
+    },
+    ContractTable {
+        name: "orders",
+        columns: &[
+            ("order_id", Text),
+            ("client_id", Text),
+            ("ordered_at", Timestamp),
+            ("amount", Number),
+            ("currency", Text),
+        ],
+    },
+    ContractTable {
+        name: "survey_responses",
+        columns: &[
+            ("response_id", Text),
+            ("client_id", Text),
+            ("respondent_id", Text),
+            ("survey", Text),
+            ("score", Integer),
+            ("scale_max", Integer),
+            ("comment", Text),
+            ("touchpoint", Text),
+            ("responded_at", Timestamp),
+        ],
+    },
+    ContractTable {
+        name: "tickets",
+        columns: &[
+            ("ticket_id", Text),
+            ("client_id", Text),
+            ("priority", Text),
+            ("opened_at", Timestamp),
+            ("first_response_at", Timestamp),
+            ("resolved_at", Timestamp),
+        ],
+    },
+    ContractTable {
+        name: "projects",
+        columns: &[
+            ("project_id", Text),
+            ("client_id", Text),
+            ("name", Text),
+            ("due_at", Timestamp),
+            ("completed_at", Timestamp),
+        ],
+    },
+    ContractTable {
+        name: "onboarding",
+        columns: &[
+            ("client_id", Text),
+            ("started_at", Timestamp),
+            ("completed_at", Timestamp),
+            ("target_days", Integer),
+        ],
+    },
+    ContractTable {
+        name: "usage_events",
+        columns: &[
+            ("client_id", Text),
+            ("user_id", Text),
+            ("feature", Text),
+            ("occurred_at", Timestamp),
+        ],
+    },
+];
+
+/// A warehouse root whose object store is registered in a session.
+pub struct Warehouse {
+    /// The root as the user gave it, for messages (never holds secrets:
+    /// credentials come from the environment).
+    pub root: String,
+    url: Url,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Warehouse {
+    /// Resolves the root and registers its object store with `ctx`.
+    /// `root` is `s3://bucket/prefix`, `file:///path` or an absolute path.
+    pub fn open(
+        ctx: &SessionContext,
+        root: &str,
+        endpoint: Option<&str>,
+    ) -> Result<Warehouse, CatalogError> {
+        let invalid = |reason: String| CatalogError::InvalidRoot {
+            root: root.to_string(),
+            reason,
+        };
+        let url = if root.contains("://") {
+            Url::parse(root).map_err(|e| invalid(e.to_string()))?
+        } else {
+            Url::from_directory_path(root)
+                .map_err(|()| invalid("a local root must be an absolute path".to_string()))?
+        };
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" => Arc::new(object_store::local::LocalFileSystem::new()),
+            "s3" | "s3a" => {
+                let bucket = url
+                    .host_str()
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| invalid("an s3:// root needs a bucket".to_string()))?;
+                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                if let Some(endpoint) = endpoint {
+                    builder = builder
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"));
+                }
+                Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?)
+            }
+            other => return Err(invalid(format!("unsupported scheme `{other}`"))),
+        };
+        let store_url = Url::parse(&format!(
+            "{}://{}",
+            url.scheme(),
+            url.host_str().unwrap_or("")
+        ))
+        .map_err(|e| invalid(e.to_string()))?;
+        ctx.register_object_store(&store_url, Arc::clone(&store));
+        Ok(Warehouse {
+            root: root.trim_end_matches('/').to_string(),
+            url,
+            store,
+        })
+    }
+
+    fn table_location(&self, table: &str) -> String {
+        format!("{}/{table}/", self.root)
+    }
+
+    fn table_prefix(&self, table: &str) -> StorePath {
+        let base = self.url.path().trim_matches('/');
+        if base.is_empty() {
+            StorePath::from(table)
+        } else {
+            StorePath::from(format!("{base}/{table}"))
+        }
+    }
+
+    /// Registers each of `tables` (with the queries that need them), after
+    /// checking each against the contract. Every problem is returned.
+    pub async fn register_tables(
+        &self,
+        ctx: &SessionContext,
+        tables: &[(String, NeededBy)],
+    ) -> Result<(), Vec<CatalogError>> {
+        let mut problems = Vec::new();
+        for (table, needed_by) in tables {
+            if let Err(mut errors) = self.register_table(ctx, table, needed_by).await {
+                problems.append(&mut errors);
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    async fn register_table(
+        &self,
+        ctx: &SessionContext,
+        table: &str,
+        needed_by: &NeededBy,
+    ) -> Result<(), Vec<CatalogError>> {
+        let location = self.table_location(table);
+        let unreadable = |reason: String| {
+            vec![CatalogError::Unreadable {
+                table: table.to_string(),
+                location: location.clone(),
+                reason,
+            }]
+        };
+        // Look before registering: DataFusion would report a missing table
+        // as an empty schema or an IO error deep in planning.
+        let prefix = self.table_prefix(table);
+        let has_parquet = self
+            .store
+            .list(Some(&prefix))
+            .try_filter(|meta| futures::future::ready(meta.location.as_ref().ends_with(".parquet")))
+            .try_next()
+            .await;
+        match has_parquet {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(object_store::Error::NotFound { .. }) => {
+                return Err(vec![CatalogError::MissingTable {
+                    table: table.to_string(),
+                    location,
+                    needed_by: needed_by.clone(),
+                }]);
+            }
+            Err(error) => {
+                return Err(vec![CatalogError::Unreachable {
+                    root: self.root.clone(),
+                    reason: error.to_string(),
+                }]);
+            }
+        }
+
+        let table_url = ListingTableUrl::parse(format!(
+            "{}://{}/{}/",
+            self.url.scheme(),
+            self.url.host_str().unwrap_or(""),
+            prefix
+        ))
+        .map_err(|e| unreadable(e.to_string()))?;
+        let state = ctx.state();
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // Hive-style folders (`date=2026-11-20/`) become string columns.
+        let partitions = options
+            .infer_partitions(&state, &table_url)
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+        let options = options.with_table_partition_cols(
+            partitions
+                .into_iter()
+                .map(|name| (name, DataType::Utf8))
+                .collect(),
+        );
+        let schema = options
+            .infer_schema(&state, &table_url)
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+        check_contract(table, &location, &schema, needed_by)?;
+        let config = ListingTableConfig::new(table_url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let provider = ListingTable::try_new(config).map_err(|e| unreadable(e.to_string()))?;
+        ctx.register_table(table, Arc::new(provider))
+            .map_err(|e| unreadable(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Compares a table's schema with the contract's columns for it.
+fn check_contract(
+    table: &str,
+    location: &str,
+    schema: &SchemaRef,
+    needed_by: &NeededBy,
+) -> Result<(), Vec<CatalogError>> {
+    let Some(contract) = CONTRACT.iter().find(|t| t.name == table) else {
+        return Ok(()); // a table of the data team's own: no contract to hold
+    };
+    let mut problems = Vec::new();
+    for (column, kind) in contract.columns {
+        match schema.field_with_name(column) {
+            Err(_) => problems.push(CatalogError::MissingColumn {
+                table: table.to_string(),
+                column: column.to_string(),
+                location: location.to_string(),
+                needed_by: needed_by.clone(),
+            }),
+            Ok(field) if !kind.accepts(field.data_type()) => {
+                problems.push(CatalogError::WrongType {
+                    table: table.to_string(),
+                    column: column.to_string(),
+                    found: field.data_type().to_string(),
+                    wanted: *kind,
+                    location: location.to_string(),
+                })
+            }
+            Ok(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// The local folder of a `file://` or plain-path root, if it is local.
+pub fn local_root(root: &str) -> Option<std::path::PathBuf> {
+    if let Some(rest) = root.strip_prefix("file://") {
+        return Some(std::path::PathBuf::from(rest));
+    }
+    (!root.contains("://")).then(|| std::path::PathBuf::from(root))
+}
+
+/// The names of the contract's tables.
+pub fn contract_table_names() -> BTreeSet<&'static str> {
+    CONTRACT.iter().map(|t| t.name).collect()
+}

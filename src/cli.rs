@@ -1,0 +1,181 @@
+//! The command line: parses arguments, runs the pipeline, prints what
+//! happened, and maps every failure to the exit codes of outputs.md. This
+//! is the edge, where `anyhow`-style reporting would live; errors arrive
+//! here already typed and worded.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::demo::{self, DemoOptions};
+use crate::pipeline::{self, PeriodChoice, RunError, RunOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clientpulse",
+    version,
+    about = "The weekly client-success report: warehouse, benchmarks, e-mail"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compute every configured metric for one week (or a range), render the
+    /// report and deliver it.
+    Run(RunArgs),
+    /// Validate config, benchmarks, query headers and query plans against
+    /// the warehouse, without sending anything.
+    Check(CheckArgs),
+    /// Write a deterministic, realistic demo warehouse.
+    DemoData(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[arg(long, default_value = "config/clientpulse.yaml")]
+    config: PathBuf,
+    /// ISO week to report, e.g. 2026-W47 (default: the last complete week).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    period: Option<String>,
+    /// First week of a backfill.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Last week of a backfill.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Warehouse root, overriding the config (path, file://… or s3://bucket/prefix).
+    #[arg(long)]
+    warehouse: Option<String>,
+    /// Where run artefacts go (default: the config's `out`, out/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Render everything and write the messages to the outbox, sending nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The clock, for reproducible runs (RFC 3339); default: now.
+    #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
+    now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[arg(long, default_value = "config/clientpulse.yaml")]
+    config: PathBuf,
+    #[arg(long)]
+    warehouse: Option<String>,
+    #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
+    now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// The folder to write the warehouse to.
+    #[arg(long)]
+    out: PathBuf,
+    /// Size: 1 is about 120 clients; the generator streams at any size.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    scale: u32,
+    #[arg(long, default_value_t = demo::DEFAULT_SEED)]
+    seed: u64,
+    /// The day after the last day with data (default: today, UTC).
+    #[arg(long)]
+    end: Option<NaiveDate>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("clientpulse: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<(), RunError> {
+    match command {
+        Command::Run(args) => {
+            let periods = match (args.period, args.from, args.to) {
+                (Some(label), _, _) => PeriodChoice::One(label),
+                (None, Some(from), Some(to)) => PeriodChoice::Range { from, to },
+                _ => PeriodChoice::LastComplete,
+            };
+            let options = RunOptions {
+                config: args.config,
+                periods,
+                warehouse: args.warehouse,
+                out: args.out,
+                dry_run: args.dry_run,
+                now: args.now.unwrap_or_else(Utc::now),
+            };
+            for week in pipeline::run(&options).await? {
+                let outbox = &week.delivery;
+                println!(
+                    "{}: {} metrics; report {}; {} message(s) in {}{}",
+                    week.period,
+                    week.report.metrics.len(),
+                    week.dir.join("report.html").display(),
+                    outbox.written.len(),
+                    week.dir.join("outbox").display(),
+                    if outbox.sent + outbox.already_sent > 0 {
+                        format!(
+                            "; sent {}, already sent before {}",
+                            outbox.sent, outbox.already_sent
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(())
+        }
+        Command::Check(args) => {
+            let summary = pipeline::check(
+                &args.config,
+                args.warehouse.as_deref(),
+                args.now.unwrap_or_else(Utc::now),
+            )
+            .await?;
+            println!(
+                "ok: config, benchmarks and {} queries valid; every query plans against the {} tables it reads",
+                summary.queries_planned, summary.tables
+            );
+            Ok(())
+        }
+        Command::DemoData(args) => {
+            let options = DemoOptions {
+                scale: args.scale,
+                seed: args.seed,
+                end: args.end.unwrap_or_else(|| Utc::now().date_naive()),
+            };
+            demo::generate(&args.out, &options).map_err(|error| RunError::Demo {
+                path: args.out.clone(),
+                message: error.to_string(),
+            })?;
+            println!(
+                "demo warehouse written to {} (scale {}, seed {}, data until {})",
+                args.out.display(),
+                options.scale,
+                options.seed,
+                options.end
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! Stage 1, configuration: `clientpulse.yaml` and the benchmarks file it
+//! names, parsed raw (serde, `deny_unknown_fields`) and then validated into
+//! the richer types the other stages take.
+//!
+//! Every problem of both files is collected before anything fails, so a data
+//! team fixing a pull request sees the whole list at once. Relative paths in
+//! the config are relative to the config file, not to the working directory,
+//! so a run behaves the same wherever CI starts it.
+
+pub mod benchmarks;
+mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use thiserror::Error;
+
+pub use benchmarks::{Benchmark, Benchmarks, Direction, SegmentTarget};
+pub use yaml::line_of_entry;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::period::Window;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+// ---------------------------------------------------------------------------
+// Raw: exactly what the YAML says. Every section optional so that each can be
+// parsed alone; required ones are enforced in validation.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    warehouse: Option<RawWarehouse>,
+    reporting: Option<RawReporting>,
+    queries: Option<String>,
+    benchmarks: Option<String>,
+    templates: Option<String>,
+    out: Option<String>,
+    metrics: Option<Vec<RawMetric>>,
+    audiences: Option<Vec<RawAudience>>,
+    delivery: Option<RawDelivery>,
+}
+
+impl RawConfig {
+    fn merge(&mut self, other: RawConfig) {
+        self.warehouse = self.warehouse.take().or(other.warehouse);
+        self.reporting = self.reporting.take().or(other.reporting);
+        self.queries = self.queries.take().or(other.queries);
+        self.benchmarks = self.benchmarks.take().or(other.benchmarks);
+        self.templates = self.templates.take().or(other.templates);
+        self.out = self.out.take().or(other.out);
+        self.metrics = self.metrics.take().or(other.metrics);
+        self.audiences = self.audiences.take().or(other.audiences);
+        self.delivery = self.delivery.take().or(other.delivery);
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWarehouse {
+    root: String,
+    /// An S3-compatible endpoint other than AWS's; credentials never here.
+    endpoint: Option<String>,
+    #[serde(default)]
+    generate_demo_if_missing: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReporting {
+    currency: String,
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    #[serde(default = "default_title")]
+    title: String,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+fn default_title() -> String {
+    "Client pulse".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetric {
+    id: String,
+    window: Option<String>,
+    version: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudience {
+    name: String,
+    recipients: Vec<String>,
+    metrics: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    mode: DeliveryMode,
+    from: String,
+    #[serde(default = "default_retries")]
+    retries: u32,
+    smtp: Option<RawSmtp>,
+}
+
+fn default_retries() -> u32 {
+    3
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    #[serde(default)]
+    tls: SmtpTls,
+    username_env: Option<String>,
+    password_env: Option<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Validated.
+
+/// The whole, validated configuration of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file, for messages.
+    pub source: PathBuf,
+    /// The config file's text, to position later cross-file problems.
+    pub source_text: String,
+    pub warehouse: WarehouseConfig,
+    pub reporting: Reporting,
+    pub queries_dir: PathBuf,
+    pub benchmarks_file: PathBuf,
+    pub benchmarks: Benchmarks,
+    /// The report templates' folder; `None` for the built-in defaults.
+    pub templates_dir: Option<PathBuf>,
+    pub out_dir: PathBuf,
+    pub metrics: Vec<MetricSelection>,
+    pub audiences: Vec<Audience>,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone)]
+pub struct WarehouseConfig {
+    /// `s3://bucket/prefix`, `file:///abs/path` or a path (made absolute).
+    pub root: String,
+    pub endpoint: Option<String>,
+    pub generate_demo_if_missing: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reporting {
+    pub currency: String,
+    pub timezone: Tz,
+    pub title: String,
+}
+
+/// A metric the config asks for, with optional window and version pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricSelection {
+    pub id: String,
+    pub window: Option<Window>,
+    pub version: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Audience {
+    pub name: String,
+    pub recipients: Vec<String>,
+    /// The metrics this audience sees; `None` for all.
+    pub metrics: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Write the messages to the outbox folder only; nothing leaves.
+    Outbox,
+    /// Send through SMTP (and keep a copy in the outbox).
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// STARTTLS, required.
+    #[default]
+    Required,
+    /// TLS from the first byte (port 465).
+    Wrapper,
+    /// Plain text: only for a relay on the same host.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub mode: DeliveryMode,
+    pub from: String,
+    pub retries: u32,
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// Where to send. Credentials are named by environment variable only.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+}
+
+/// Reads and validates the config file and the benchmarks file it names.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut problems = Vec::new();
+    let raw: RawConfig = yaml::load_sections(path, &text, RawConfig::merge, &mut problems);
+    let config = validate(path, &text, raw, &mut problems);
+    match config {
+        Some(config) if problems.is_empty() => Ok(config),
+        _ => Err(ConfigError::Invalid(Diagnostics(problems))),
+    }
+}
+
+fn validate(
+    path: &Path,
+    text: &str,
+    raw: RawConfig,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Config> {
+    let base = &normalize(
+        &std::path::absolute(path.parent().unwrap_or(Path::new("."))).unwrap_or_default(),
+    );
+    let base = relative_to_cwd(base);
+    let base = base.as_path();
+    let missing = |problems: &mut Vec<Diagnostic>, key: &str| {
+        problems.push(Diagnostic::in_file(
+            path,
+            format!("missing required key `{key}`"),
+        ))
+    };
+
+    let warehouse = match raw.warehouse {
+        Some(warehouse) => Some(WarehouseConfig {
+            root: resolve_root(base, &warehouse.root),
+            endpoint: warehouse.endpoint,
+            generate_demo_if_missing: warehouse.generate_demo_if_missing,
+        }),
+        None => {
+            missing(problems, "warehouse");
+            None
+        }
+    };
+
+    let reporting = match raw.reporting {
+        Some(reporting) => {
+            let line = yaml::line_of_top_level_key(text, "reporting");
+            let timezone = reporting.timezone.parse::<Tz>().map_err(|_| {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "reporting.timezone `{}` is not an IANA time zone name (e.g. Europe/Paris)",
+                        reporting.timezone
+                    ),
+                ))
+            });
+            let currency = reporting.currency.trim().to_ascii_uppercase();
+            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "reporting.currency `{}` is not an ISO 4217 code such as EUR",
+                        reporting.currency
+                    ),
+                ));
+            }
+            timezone.ok().map(|timezone| Reporting {
+                currency,
+                timezone,
+                title: reporting.title,
+            })
+        }
+        None => {
+            missing(problems, "reporting");
+            None
+        }
+    };
+
+    let mut metrics = Vec::new();
+    for metric in raw.metrics.unwrap_or_default() {
+        let line = yaml::line_of_entry(text, "id", &metric.id);
+        let window = match metric.window.as_deref().map(|w| (w, Window::parse(w))) {
+            None => None,
+            Some((_, Some(window))) => Some(window),
+            Some((text, None)) => {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "metric `{}`: window `{text}` is neither `as_of_end` nor a number of days such as `30d`",
+                        metric.id
+                    ),
+                ));
+                None
+            }
+        };
+        if metrics.iter().any(|m: &MetricSelection| m.id == metric.id) {
+            problems.push(Diagnostic::at_line(
+                path,
+                line,
+                format!("metric `{}` is listed twice", metric.id),
+            ));
+        }
+        metrics.push(MetricSelection {
+            id: metric.id,
+            window,
+            version: metric.version,
+        });
+    }
+    if metrics.is_empty() {
+        problems.push(Diagnostic::in_file(
+            path,
+            "`metrics` lists no metric to run",
+        ));
+    }
+
+    let mut audiences = Vec::new();
+    for audience in raw.audiences.unwrap_or_default() {
+        let line = yaml::line_of_entry(text, "name", &audience.name);
+        if audience.recipients.is_empty() {
+            problems.push(Diagnostic::at_line(
+                path,
+                line,
+                format!("audience `{}` has no recipients", audience.name),
+            ));
+        }
+        for recipient in &audience.recipients {
+            if !plausible_address(recipient) {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "audience `{}`: `{recipient}` is not an e-mail address",
+                        audience.name
+                    ),
+                ));
+            }
+        }
+        if let Some(selected) = &audience.metrics {
+            for id in selected {
+                if !metrics.iter().any(|m| &m.id == id) {
+                    problems.push(Diagnostic::at_line(
+                        path,
+                        line,
+                        format!(
+                            "audience `{}` names metric `{id}`, which `metrics` does not run",
+                            audience.name
+                        ),
+                    ));
+                }
+            }
+        }
+        audiences.push(Audience {
+            name: audience.name,
+            recipients: audience.recipients,
+            metrics: audience.metrics,
+        });
+    }
+
+    let delivery = match raw.delivery {
+        Some(delivery) => {
+            let line = yaml::line_of_top_level_key(text, "delivery");
+            if !plausible_address(strip_display_name(&delivery.from)) {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!("delivery.from `{}` is not an e-mail address", delivery.from),
+                ));
+            }
+            if delivery.mode == DeliveryMode::Smtp && delivery.smtp.is_none() {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    "delivery.mode is `smtp` but there is no `delivery.smtp` section",
+                ));
+            }
+            Some(Delivery {
+                mode: delivery.mode,
+                from: delivery.from,
+                retries: delivery.retries,
+                smtp: delivery.smtp.map(|smtp| SmtpSettings {
+                    host: smtp.host,
+                    port: smtp.port,
+                    tls: smtp.tls,
+                    username_env: smtp.username_env,
+                    password_env: smtp.password_env,
+                }),
+            })
+        }
+        None => {
+            missing(problems, "delivery");
+            None
+        }
+    };
+
+    let benchmarks_file =
+        normalize(&base.join(raw.benchmarks.as_deref().unwrap_or("benchmarks.yaml")));
+    let benchmarks = match std::fs::read_to_string(&benchmarks_file) {
+        Ok(text) => benchmarks::parse(&benchmarks_file, &text, problems),
+        Err(error) => {
+            problems.push(Diagnostic::at_line(
+                path,
+                yaml::line_of_top_level_key(text, "benchmarks"),
+                format!(
+                    "cannot read benchmarks file {}: {error}",
+                    benchmarks_file.display()
+                ),
+            ));
+            Benchmarks::default()
+        }
+    };
+
+    Some(Config {
+        source: path.to_path_buf(),
+        source_text: text.to_string(),
+        warehouse: warehouse?,
+        reporting: reporting?,
+        queries_dir: normalize(&base.join(raw.queries.as_deref().unwrap_or("../queries"))),
+        benchmarks_file,
+        benchmarks,
+        templates_dir: raw
+            .templates
+            .as_deref()
+            .map(|dir| normalize(&base.join(dir))),
+        out_dir: normalize(&base.join(raw.out.as_deref().unwrap_or("../out"))),
+        metrics,
+        audiences,
+        delivery: delivery?,
+    })
+}
+
+/// A warehouse root as a URL-like string: remote URLs as they are, local
+/// paths made absolute against the config's folder.
+pub fn resolve_root(base: &Path, root: &str) -> String {
+    if root.contains("://") {
+        return root.trim_end_matches('/').to_string();
+    }
+    let path = Path::new(root);
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    let absolute = std::path::absolute(&joined).unwrap_or(joined);
+    normalize(&absolute).display().to_string()
+}
+
+/// `base` relative to the working directory when it lies below it, so that
+/// messages name `queries/nps.sql` rather than a long absolute path.
+fn relative_to_cwd(base: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| base.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| base.to_path_buf())
+}
+
+/// Removes `.` and `..` without touching the disk (the folder may not exist
+/// yet when the demo warehouse is still to be made).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                let parent_of_normal = matches!(
+                    out.components().next_back(),
+                    Some(std::path::Component::Normal(_))
+                );
+                if parent_of_normal {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `Name <addr@host>` → `addr@host`.
+fn strip_display_name(address: &str) -> &str {
+    match (address.rfind('<'), address.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &address[open + 1..close],
+        _ => address,
+    }
+}
+
+/// A cheap shape check; delivery parses addresses strictly before sending.
+fn plausible_address(address: &str) -> bool {
+    let address = address.trim();
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !address.chars().any(|c| {
+                    c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ','
+                })
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert!(plausible_address("ceo@example.com"));
+        assert!(!plausible_address("ceo@example.com\r\nBcc: x@y.z"));
+        assert!(!plausible_address("nobody"));
+        assert_eq!(strip_display_name("Pulse <p@example.com>"), "p@example.com");
+    }
+
+    #[test]
+    fn roots() {
+        assert_eq!(resolve_root(Path::new("/a/config"), "../wh"), "/a/wh");
+        assert_eq!(resolve_root(Path::new("/a"), "s3://b/p/"), "s3://b/p");
+        assert_eq!(
+            normalize(Path::new("config/../queries")),
+            PathBuf::from("queries")
+        );
+        assert_eq!(
+            normalize(Path::new("../queries")),
+            PathBuf::from("../queries")
+        );
+        assert_eq!(normalize(Path::new("/../a")), PathBuf::from("/a"));
+    }
+}

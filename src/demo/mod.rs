@@ -1,0 +1,661 @@
+//! `clientpulse demo-data`: a deterministic, realistic demo warehouse in
+//! the schema of warehouse.md.
+//!
+//! Every client lives a story drawn from its own random stream (seed and
+//! client number), so the same seed and end date give the same bytes, and
+//! clients can be generated one after another and streamed to disk: memory
+//! does not grow with `--scale`. Stories include monthly, quarterly and
+//! annual plans with discounts, upgrades, downgrades, churn and
+//! reactivation; respondents who answer again; tickets left unanswered or
+//! unresolved; late projects; and usage that grows or fades per client.
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, NaiveTime};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use writer::{Cell, Kind, TableWriter, at, text};
+
+/// Written last into a complete demo warehouse.
+pub const COMPLETE_MARKER: &str = "_clientpulse_demo.json";
+pub const DEFAULT_SEED: u64 = 42;
+/// The reporting currency of the demo data.
+pub const CURRENCY: &str = "EUR";
+
+const DAY: i64 = 86_400_000_000;
+const HOUR: i64 = 3_600_000_000;
+const MINUTE: i64 = 60_000_000;
+/// Days of subscription, order and survey history before the end date.
+const HISTORY_DAYS: i64 = 730;
+/// Days of usage history: enough for a 28-day window over a 12-week trend.
+const USAGE_DAYS: i64 = 130;
+const CLIENTS_PER_SCALE: usize = 120;
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub scale: u32,
+    pub seed: u64,
+    /// The last day with data is the day before `end`.
+    pub end: NaiveDate,
+}
+
+/// Writes the demo warehouse to `root` (replacing the demo tables of an
+/// earlier run there). The tables are made in a sibling folder first and
+/// moved into place at the end, so `root` never holds half a warehouse.
+pub fn generate(root: &Path, options: &DemoOptions) -> std::io::Result<()> {
+    let partial = partial_dir(root);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    std::fs::create_dir_all(&partial)?;
+    write_tables(&partial, options)?;
+    std::fs::write(
+        partial.join(COMPLETE_MARKER),
+        format!(
+            "{{\"scale\": {}, \"seed\": {}, \"end\": \"{}\", \"currency\": \"{CURRENCY}\"}}\n",
+            options.scale, options.seed, options.end
+        ),
+    )?;
+    std::fs::create_dir_all(root)?;
+    for entry in std::fs::read_dir(&partial)? {
+        let entry = entry?;
+        let target = root.join(entry.file_name());
+        if target.is_dir() {
+            std::fs::remove_dir_all(&target)?;
+        }
+        std::fs::rename(entry.path(), target)?;
+    }
+    std::fs::remove_dir_all(&partial)
+}
+
+fn partial_dir(root: &Path) -> PathBuf {
+    let mut name = root.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    root.with_file_name(name)
+}
+
+struct Tables {
+    clients: TableWriter,
+    subscriptions: TableWriter,
+    orders: TableWriter,
+    surveys: TableWriter,
+    tickets: TableWriter,
+    projects: TableWriter,
+    onboarding: TableWriter,
+    usage: TableWriter,
+}
+
+fn write_tables(dir: &Path, options: &DemoOptions) -> std::io::Result<()> {
+    use Kind::*;
+    let mut tables = Tables {
+        clients: TableWriter::create(
+            dir,
+            "clients",
+            &[
+                ("client_id", Text),
+                ("name", Text),
+                ("segment", Text),
+                ("region", Text),
+                ("account_manager", Text),
+                ("created_at", Timestamp),
+            ],
+        )?,
+        subscriptions: TableWriter::create(
+            dir,
+            "subscriptions",
+            &[
+                ("subscription_id", Text),
+                ("client_id", Text),
+                ("plan", Text),
+                ("amount", Money),
+                ("currency", Text),
+                ("billing_period_months", Int),
+                ("discount_pct?", Fraction),
+                ("started_at", Timestamp),
+                ("ended_at?", Timestamp),
+            ],
+        )?,
+        orders: TableWriter::create(
+            dir,
+            "orders",
+            &[
+                ("order_id", Text),
+                ("client_id", Text),
+                ("ordered_at", Timestamp),
+                ("amount", Money),
+                ("currency", Text),
+            ],
+        )?,
+        surveys: TableWriter::create(
+            dir,
+            "survey_responses",
+            &[
+                ("response_id", Text),
+                ("client_id", Text),
+                ("respondent_id", Text),
+                ("survey", Text),
+                ("score", Int),
+                ("scale_max", Int),
+                ("comment?", Text),
+                ("touchpoint?", Text),
+                ("responded_at", Timestamp),
+            ],
+        )?,
+        tickets: TableWriter::create(
+            dir,
+            "tickets",
+            &[
+                ("ticket_id", Text),
+                ("client_id", Text),
+                ("priority", Text),
+                ("opened_at", Timestamp),
+                ("first_response_at?", Timestamp),
+                ("resolved_at?", Timestamp),
+            ],
+        )?,
+        projects: TableWriter::create(
+            dir,
+            "projects",
+            &[
+                ("project_id", Text),
+                ("client_id", Text),
+                ("name", Text),
+                ("due_at", Timestamp),
+                ("completed_at?", Timestamp),
+            ],
+        )?,
+        onboarding: TableWriter::create(
+            dir,
+            "onboarding",
+            &[
+                ("client_id", Text),
+                ("started_at", Timestamp),
+                ("completed_at?", Timestamp),
+                ("target_days?", Int),
+            ],
+        )?,
+        usage: TableWriter::create(
+            dir,
+            "usage_events",
+            &[
+                ("client_id", Text),
+                ("user_id", Text),
+                ("feature", Text),
+                ("occurred_at", Timestamp),
+            ],
+        )?,
+    };
+    let end = options
+        .end
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+        .timestamp_micros();
+    let clients = CLIENTS_PER_SCALE * options.scale.max(1) as usize;
+    for number in 0..clients {
+        let seed = options.seed ^ (number as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        ClientStory::draw(number, end, &mut rng).write(&mut tables, end, &mut rng)?;
+    }
+    for table in [
+        tables.clients,
+        tables.subscriptions,
+        tables.orders,
+        tables.surveys,
+        tables.tickets,
+        tables.projects,
+        tables.onboarding,
+        tables.usage,
+    ] {
+        table.finish()?;
+    }
+    Ok(())
+}
+
+const SEGMENTS: [(&str, f64); 3] = [("Enterprise", 0.15), ("Mid-Market", 0.35), ("SMB", 0.50)];
+const REGIONS: [&str; 4] = ["EMEA", "North America", "APAC", "LATAM"];
+const FEATURES: [&str; 6] = [
+    "dashboards",
+    "reports",
+    "alerts",
+    "exports",
+    "api",
+    "integrations",
+];
+const NAME_FIRST: [&str; 12] = [
+    "Acme",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Soylent",
+    "Hooli",
+    "Vandelay",
+    "O'Brien & Sons",
+];
+const NAME_SECOND: [&str; 8] = [
+    "Analytics",
+    "Logistics",
+    "Health",
+    "Retail",
+    "Energy",
+    "Foods",
+    "Media",
+    "<Labs>",
+];
+const PRAISE: [&str; 4] = [
+    "Support answered within the hour, great team.",
+    "The dashboards save us a day every week.",
+    "Onboarding was smooth & well organised.",
+    "Best tool we've bought this year.",
+];
+const COMPLAINTS: [&str; 4] = [
+    "Reports are slow when the month closes.",
+    "Took three emails to get an answer.",
+    "Pricing went up without notice <again>.",
+    "Exports break on \"special\" characters.",
+];
+
+/// One client's drawn traits; its events are derived from them.
+struct ClientStory {
+    id: String,
+    segment: &'static str,
+    created_at: i64,
+    /// Monthly list price before discount.
+    monthly_price: f64,
+    billing_months: i32,
+    discount: Option<f64>,
+    /// Engagement at the start and at the end of history, 0..1.
+    health_start: f64,
+    health_end: f64,
+    users: usize,
+    respondents: usize,
+    csat_scale: i32,
+    churn_per_month: f64,
+}
+
+impl ClientStory {
+    fn draw(number: usize, end: i64, rng: &mut ChaCha8Rng) -> ClientStory {
+        let roll: f64 = rng.random();
+        let segment = if roll < SEGMENTS[0].1 {
+            SEGMENTS[0].0
+        } else if roll < SEGMENTS[0].1 + SEGMENTS[1].1 {
+            SEGMENTS[1].0
+        } else {
+            SEGMENTS[2].0
+        };
+        let (price, users, respondents, churn) = match segment {
+            "Enterprise" => (
+                rng.random_range(2000.0..9000.0),
+                rng.random_range(12..40),
+                rng.random_range(3..7),
+                0.006,
+            ),
+            "Mid-Market" => (
+                rng.random_range(400.0..1500.0),
+                rng.random_range(5..15),
+                rng.random_range(2..4),
+                0.015,
+            ),
+            _ => (
+                rng.random_range(49.0..199.0),
+                rng.random_range(1..6),
+                rng.random_range(1..3),
+                0.03,
+            ),
+        };
+        let billing_months = match rng.random_range(0..20) {
+            0..=11 => 1,
+            12..=14 => 3,
+            _ => 12,
+        };
+        let discount = match rng.random_range(0..10) {
+            0..=5 => None,
+            6 => Some(0.0),
+            7 => Some(0.1),
+            8 => Some(0.15),
+            _ => Some(0.2),
+        };
+        let health_start: f64 = rng.random_range(0.2..0.9);
+        let health_end = (health_start + rng.random_range(-0.5..0.5)).clamp(0.05, 0.95);
+        ClientStory {
+            id: format!("C{:05}", number + 1),
+            segment,
+            created_at: end - rng.random_range(14..HISTORY_DAYS + 120) * DAY
+                + rng.random_range(0..DAY),
+            monthly_price: (price * 100.0f64).round() / 100.0,
+            billing_months,
+            discount,
+            health_start,
+            health_end,
+            users,
+            respondents,
+            csat_scale: match rng.random_range(0..10) {
+                0 => 7,
+                1 => 10,
+                _ => 5,
+            },
+            churn_per_month: churn,
+        }
+    }
+
+    /// Engagement at instant `t`: drifts linearly from start to end.
+    fn health(&self, t: i64, end: i64) -> f64 {
+        let span = (end - self.created_at).max(1) as f64;
+        let progress = ((t - self.created_at) as f64 / span).clamp(0.0, 1.0);
+        self.health_start + (self.health_end - self.health_start) * progress
+    }
+
+    fn write(&self, tables: &mut Tables, end: i64, rng: &mut ChaCha8Rng) -> std::io::Result<()> {
+        let name = format!(
+            "{} {}",
+            NAME_FIRST[rng.random_range(0..NAME_FIRST.len())],
+            NAME_SECOND[rng.random_range(0..NAME_SECOND.len())]
+        );
+        tables.clients.push(vec![
+            text(&self.id),
+            text(name),
+            text(self.segment),
+            text(REGIONS[rng.random_range(0..REGIONS.len())]),
+            text(format!("am{}@example.com", rng.random_range(1..6))),
+            at(self.created_at),
+        ])?;
+        let paying = self.write_subscriptions(tables, end, rng)?;
+        self.write_onboarding(tables, end, rng)?;
+        self.write_surveys(tables, end, &paying, rng)?;
+        self.write_tickets(tables, end, &paying, rng)?;
+        self.write_projects(tables, end, rng)?;
+        self.write_usage(tables, end, &paying, rng)
+    }
+
+    /// Subscription rows and their invoices; returns the paying spans.
+    fn write_subscriptions(
+        &self,
+        tables: &mut Tables,
+        end: i64,
+        rng: &mut ChaCha8Rng,
+    ) -> std::io::Result<Vec<(i64, i64)>> {
+        let period = i64::from(self.billing_months) * 30 * DAY;
+        let mut spans = Vec::new();
+        let mut rows = 0;
+        let mut orders = 0;
+        let mut stint_start = self.created_at + rng.random_range(0..10) * DAY;
+        while stint_start < end {
+            // One paying stint: price rows back to back until churn.
+            let mut monthly = self.monthly_price;
+            let mut row_start = stint_start;
+            let mut term_start = stint_start;
+            let stint_end = loop {
+                let terms = rng.random_range(1..=(12 / self.billing_months).max(2));
+                let term_end = term_start + i64::from(terms) * period;
+                let amount = monthly * f64::from(self.billing_months);
+                let mut invoice = term_start;
+                while invoice < term_end.min(end) {
+                    orders += 1;
+                    tables.orders.push(vec![
+                        text(format!("{}-O{orders:04}", self.id)),
+                        text(&self.id),
+                        at(invoice + rng.random_range(0..HOUR)),
+                        Cell::Money(cents(amount * (1.0 - self.discount.unwrap_or(0.0)))),
+                        text(CURRENCY),
+                    ])?;
+                    invoice += period;
+                }
+                let months = (term_end - term_start) as f64 / (30.0 * DAY as f64);
+                let monthly_risk = self.churn_per_month * (1.5 - self.health(term_end, end));
+                let churns = rng.random::<f64>() < 1.0 - (1.0 - monthly_risk).powf(months);
+                let change = match rng.random_range(0..100) {
+                    0..=14 => Some(monthly * rng.random_range(1.2..1.6)),
+                    15..=22 => Some(monthly * rng.random_range(0.6..0.85)),
+                    _ => None,
+                };
+                let closes = term_end < end && (churns || change.is_some());
+                if term_end >= end || closes {
+                    rows += 1;
+                    tables.subscriptions.push(vec![
+                        text(format!("{}-S{rows:03}", self.id)),
+                        text(&self.id),
+                        text(plan_name(monthly)),
+                        Cell::Money(cents(amount)),
+                        text(CURRENCY),
+                        Cell::Int(Some(self.billing_months)),
+                        Cell::Fraction(self.discount),
+                        at(row_start),
+                        Cell::Timestamp((term_end < end).then_some(term_end)),
+                    ])?;
+                }
+                if term_end >= end {
+                    break end;
+                }
+                if churns {
+                    break term_end;
+                }
+                if let Some(price) = change {
+                    // An upgrade or downgrade ends the row; the next row
+                    // starts at exactly the same instant.
+                    monthly = (price * 100.0).round() / 100.0;
+                    row_start = term_end;
+                }
+                term_start = term_end;
+            };
+            spans.push((stint_start, stint_end));
+            // A quarter of churned clients come back after a while.
+            if stint_end >= end || rng.random::<f64>() > 0.25 {
+                break;
+            }
+            stint_start = stint_end + rng.random_range(30..200) * DAY;
+        }
+        Ok(spans)
+    }
+
+    fn write_onboarding(
+        &self,
+        tables: &mut Tables,
+        end: i64,
+        rng: &mut ChaCha8Rng,
+    ) -> std::io::Result<()> {
+        let target = match rng.random_range(0..4) {
+            0 => None,
+            1 => Some(14),
+            2 => Some(45),
+            _ => Some(30),
+        };
+        let deadline_days = i64::from(target.unwrap_or(30));
+        let took = (deadline_days as f64 * rng.random_range(0.4..1.6)) as i64 * DAY
+            + rng.random_range(0..DAY);
+        let completed = self.created_at + took;
+        let completed = (rng.random::<f64>() > 0.1 && completed < end).then_some(completed);
+        tables.onboarding.push(vec![
+            text(&self.id),
+            at(self.created_at),
+            Cell::Timestamp(completed),
+            Cell::Int(target),
+        ])
+    }
+
+    fn write_surveys(
+        &self,
+        tables: &mut Tables,
+        end: i64,
+        paying: &[(i64, i64)],
+        rng: &mut ChaCha8Rng,
+    ) -> std::io::Result<()> {
+        let mut response = 0;
+        for respondent in 1..=self.respondents {
+            let respondent_id = format!("{}-R{respondent}", self.id);
+            let mut t = self.created_at + rng.random_range(20..80) * DAY;
+            while t < end {
+                if is_paying(paying, t) {
+                    let health = self.health(t, end);
+                    for survey in ["nps", "csat", "ces"] {
+                        if rng.random::<f64>() > 0.55 {
+                            continue;
+                        }
+                        let (scale, score) = match survey {
+                            "nps" => (10, skewed_score(rng, health, 0, 10)),
+                            "csat" => (
+                                self.csat_scale,
+                                skewed_score(rng, health, 1, self.csat_scale),
+                            ),
+                            _ => (7, skewed_score(rng, health, 1, 7)),
+                        };
+                        let good = f64::from(score) / f64::from(scale) >= 0.75;
+                        let comment = (rng.random::<f64>() < 0.3).then(|| {
+                            if good {
+                                PRAISE[rng.random_range(0..PRAISE.len())]
+                            } else {
+                                COMPLAINTS[rng.random_range(0..COMPLAINTS.len())]
+                            }
+                            .to_string()
+                        });
+                        let touchpoint = ["support", "onboarding", "project", "relationship"]
+                            [rng.random_range(0..4)];
+                        response += 1;
+                        tables.surveys.push(vec![
+                            text(format!("{}-A{response:05}", self.id)),
+                            text(&self.id),
+                            text(&respondent_id),
+                            text(survey),
+                            Cell::Int(Some(score)),
+                            Cell::Int(Some(scale)),
+                            Cell::Text(comment),
+                            Cell::Text(Some(touchpoint.to_string())),
+                            at(t + rng.random_range(0..DAY)),
+                        ])?;
+                    }
+                }
+                // Respondents answer again every one to three months, so
+                // a 90-day window often holds two answers of one person.
+                t += rng.random_range(30..95) * DAY;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_tickets(
+        &self,
+        tables: &mut Tables,
+        end: i64,
+        paying: &[(i64, i64)],
+        rng: &mut ChaCha8Rng,
+    ) -> std::io::Result<()> {
+        let per_week = self.users as f64 * 0.08 + 0.1;
+        let mut t = end - 200 * DAY;
+        let mut ticket = 0;
+        loop {
+            t += (-rng.random::<f64>().max(1e-12).ln() / per_week * 7.0 * DAY as f64) as i64;
+            if t >= end {
+                break;
+            }
+            if !is_paying(paying, t) {
+                continue;
+            }
+            ticket += 1;
+            let priority = ["low", "normal", "normal", "high", "urgent"][rng.random_range(0..5)];
+            let response = t + (rng.random_range(5.0f64..600.0).powf(1.3) as i64) * MINUTE;
+            let answered = rng.random::<f64>() > 0.05;
+            let first_response = (answered && response < end).then_some(response);
+            let resolution = response + rng.random_range(1..96) * HOUR * rng.random_range(1..4);
+            let resolved =
+                (answered && rng.random::<f64>() > 0.08 && resolution < end).then_some(resolution);
+            tables.tickets.push(vec![
+                text(format!("{}-T{ticket:04}", self.id)),
+                text(&self.id),
+                text(priority),
+                at(t),
+                Cell::Timestamp(first_response),
+                Cell::Timestamp(resolved),
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn write_projects(
+        &self,
+        tables: &mut Tables,
+        end: i64,
+        rng: &mut ChaCha8Rng,
+    ) -> std::io::Result<()> {
+        let count = match self.segment {
+            "Enterprise" => rng.random_range(2..6),
+            "Mid-Market" => rng.random_range(0..3),
+            _ => 0,
+        };
+        for project in 1..=count {
+            let start = end - rng.random_range(10..300) * DAY;
+            let due = start + rng.random_range(20..90) * DAY;
+            let lateness = rng.random_range(-15..25) * DAY + rng.random_range(0..DAY);
+            let done = due + lateness;
+            let completed = (rng.random::<f64>() > 0.1 && done < end).then_some(done);
+            tables.projects.push(vec![
+                text(format!("{}-P{project}", self.id)),
+                text(&self.id),
+                text(format!("{} rollout phase {project}", self.segment)),
+                at(due),
+                Cell::Timestamp(completed),
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn write_usage(
+        &self,
+        tables: &mut Tables,
+        end: i64,
+        paying: &[(i64, i64)],
+        rng: &mut ChaCha8Rng,
+    ) -> std::io::Result<()> {
+        let first_day = end - USAGE_DAYS * DAY;
+        for user in 1..=self.users {
+            let user_id = format!("U{user:03}");
+            let keenness: f64 = rng.random_range(0.3..1.2);
+            let mut day = first_day;
+            while day < end {
+                if is_paying(paying, day) {
+                    let p = (self.health(day, end) * keenness * 0.6).min(0.95);
+                    if rng.random::<f64>() < p {
+                        for _ in 0..rng.random_range(1..5) {
+                            tables.usage.push(vec![
+                                text(&self.id),
+                                text(&user_id),
+                                text(FEATURES[rng.random_range(0..FEATURES.len())]),
+                                at(day + rng.random_range(7 * HOUR..20 * HOUR)),
+                            ])?;
+                        }
+                    }
+                }
+                day += DAY;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn cents(amount: f64) -> i64 {
+    (amount * 100.0).round() as i64
+}
+
+fn plan_name(monthly: f64) -> &'static str {
+    match monthly {
+        m if m >= 2000.0 => "enterprise",
+        m if m >= 400.0 => "business",
+        _ => "starter",
+    }
+}
+
+fn is_paying(spans: &[(i64, i64)], t: i64) -> bool {
+    spans.iter().any(|&(start, end)| start <= t && t < end)
+}
+
+/// A score on `min..=max`, high when `health` is high, with noise.
+fn skewed_score(rng: &mut ChaCha8Rng, health: f64, min: i32, max: i32) -> i32 {
+    // Most clients are fairly content; unhealthy ones drag the low end.
+    let noisy = (0.3 + 0.7 * health + rng.random_range(-0.3..0.3)).clamp(0.0, 1.0);
+    let span = f64::from(max - min);
+    (f64::from(min) + (noisy * span).round()).clamp(f64::from(min), f64::from(max)) as i32
+}

@@ -1,0 +1,128 @@
+//! Stage 4, benchmark evaluation: holds each figure against its benchmark.
+//!
+//! Pure functions over plain numbers: no IO, no clock, no Arrow. The order
+//! of the rules is the order a reader needs them: a missing value says "no
+//! data" before anything else; a sample too small to trust says so even
+//! when the value happens to look good; only then is the target compared.
+
+use serde::Serialize;
+
+use crate::config::{Benchmark, Direction};
+
+/// How a figure stands against its benchmark (outputs.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    OnTarget,
+    Watch,
+    OffTarget,
+    NoData,
+    InsufficientSample,
+    NoBenchmark,
+}
+
+impl Status {
+    /// The words a reader sees.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::OnTarget => "On target",
+            Status::Watch => "Watch",
+            Status::OffTarget => "Off target",
+            Status::NoData => "No data",
+            Status::InsufficientSample => "Too few answers",
+            Status::NoBenchmark => "No benchmark",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::OnTarget => "on_target",
+            Status::Watch => "watch",
+            Status::OffTarget => "off_target",
+            Status::NoData => "no_data",
+            Status::InsufficientSample => "insufficient_sample",
+            Status::NoBenchmark => "no_benchmark",
+        }
+    }
+}
+
+/// The target and band that apply to a figure, per segment where the
+/// benchmark sets one.
+pub fn target_for(benchmark: &Benchmark, segment: Option<&str>) -> (f64, f64) {
+    match segment.and_then(|s| benchmark.segments.get(s)) {
+        Some(segment) => (segment.target, segment.watch_band),
+        None => (benchmark.target, benchmark.watch_band),
+    }
+}
+
+/// The status of `value` (with its sample size) against `benchmark`.
+pub fn status(
+    value: Option<f64>,
+    sample_size: u64,
+    benchmark: Option<&Benchmark>,
+    segment: Option<&str>,
+) -> Status {
+    let Some(value) = value else {
+        return Status::NoData;
+    };
+    let Some(benchmark) = benchmark else {
+        return Status::NoBenchmark;
+    };
+    if sample_size < benchmark.min_sample {
+        return Status::InsufficientSample;
+    }
+    let (target, band) = target_for(benchmark, segment);
+    // How far the value is on the good side of the target (negative: short).
+    let ahead = match benchmark.direction {
+        Direction::HigherIsBetter => value - target,
+        Direction::LowerIsBetter => target - value,
+    };
+    // A relative tolerance keeps a value that equals its target in decimal
+    // (0.7 against 0.7 computed as 0.6999999999) on target.
+    let tolerance = 1e-9 * target.abs().max(1.0);
+    if ahead >= -tolerance {
+        Status::OnTarget
+    } else if ahead >= -band - tolerance {
+        Status::Watch
+    } else {
+        Status::OffTarget
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn benchmark(direction: Direction) -> Benchmark {
+        Benchmark {
+            direction,
+            target: 50.0,
+            watch_band: 5.0,
+            min_sample: 30,
+            segments: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn higher_is_better() {
+        let b = benchmark(Direction::HigherIsBetter);
+        assert_eq!(status(Some(50.0), 30, Some(&b), None), Status::OnTarget);
+        assert_eq!(status(Some(45.0), 30, Some(&b), None), Status::Watch);
+        assert_eq!(status(Some(44.9), 30, Some(&b), None), Status::OffTarget);
+        assert_eq!(
+            status(Some(90.0), 29, Some(&b), None),
+            Status::InsufficientSample
+        );
+        assert_eq!(status(None, 0, Some(&b), None), Status::NoData);
+        assert_eq!(status(Some(1.0), 100, None, None), Status::NoBenchmark);
+    }
+
+    #[test]
+    fn lower_is_better() {
+        let b = benchmark(Direction::LowerIsBetter);
+        assert_eq!(status(Some(49.0), 30, Some(&b), None), Status::OnTarget);
+        assert_eq!(status(Some(55.0), 30, Some(&b), None), Status::Watch);
+        assert_eq!(status(Some(56.0), 30, Some(&b), None), Status::OffTarget);
+    }
+}

@@ -1,0 +1,19 @@
+//! clientpulse: the weekly client-success report, from a Parquet warehouse
+//! to the inboxes of leadership.
+//!
+//! One module per stage of the pipeline; [`pipeline`] alone knows their
+//! order. See README.md, section Architecture, for the invariants.
+
+pub mod catalog;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod demo;
+pub mod diagnostic;
+pub mod evaluate;
+pub mod metrics;
+pub mod period;
+pub mod pipeline;
+pub mod report;
+pub mod state;

@@ -1,0 +1,276 @@
+//! Stage 3, metrics: the query library, the UDFs, and running one metric's
+//! SQL for one window.
+//!
+//! A metric is pure SQL over the tables the catalog registered, plus the
+//! UDFs of [`udf::register_udfs`]. Window bounds are bound parameters
+//! (`$window_start`, `$window_end`), never text pasted into the SQL, so a
+//! query is planned the same way for every week and no warehouse value can
+//! change what it means. Results leave this module as plain numbers
+//! ([`MetricValue`]): no Arrow type goes further.
+
+pub mod library;
+pub mod udf;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::common::ParamValues;
+use datafusion::common::config::Dialect;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+use thiserror::Error;
+
+pub use library::{QueryFile, QueryLibrary, Unit};
+
+use crate::period::WindowBounds;
+
+#[derive(Debug, Error)]
+pub enum MetricsError {
+    /// The SQL does not parse or plan: the query is at fault (exit 2).
+    #[error("{file}: {message}")]
+    Query { file: PathBuf, message: String },
+    /// The result does not have the shape every metric query must have.
+    #[error("{file}: {message}")]
+    Shape { file: PathBuf, message: String },
+    /// The query planned but failed on the data (exit 3).
+    #[error("{file}: failed on the warehouse data: {message}")]
+    Execution { file: PathBuf, message: String },
+}
+
+impl MetricsError {
+    pub fn is_data_fault(&self) -> bool {
+        matches!(self, MetricsError::Execution { .. })
+    }
+}
+
+/// Every metric id of metrics.md, whether or not `queries/` has SQL for it
+/// yet: a benchmark may name any of them.
+pub const SPEC_METRIC_IDS: &[&str] = &[
+    "mrr",
+    "arr",
+    "paying_clients",
+    "arpc",
+    "new_mrr",
+    "reactivation_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "net_new_mrr",
+    "gross_mrr_churn_rate",
+    "net_mrr_churn_rate",
+    "nrr",
+    "grr",
+    "revenue_growth_per_client",
+    "clv",
+    "new_clients",
+    "churned_clients",
+    "client_churn_rate",
+    "client_retention_rate",
+    "repeat_purchase_rate",
+    "nps",
+    "nps_margin",
+    "csat",
+    "csat_average",
+    "ces",
+    "ces_average",
+    "feedback",
+    "first_response_time",
+    "time_to_resolution",
+    "open_tickets",
+    "project_on_time_rate",
+    "overdue_projects",
+    "onboarding_completion_rate",
+    "active_client_rate",
+    "stickiness",
+    "feature_adoption",
+];
+
+/// One metric's figures for one window, as plain numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricValue {
+    /// `None` where metrics.md says null (a zero denominator, no data).
+    pub value: Option<f64>,
+    /// The count the value's denominator is made of.
+    pub sample_size: u64,
+    /// Further numeric columns of the query (p90, mean, unanswered, …).
+    pub extras: BTreeMap<String, Option<f64>>,
+}
+
+/// A new DataFusion session with every clientpulse UDF registered.
+pub fn new_session() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        // Timestamps compare as UTC instants whatever the warehouse stored.
+        .set_str("datafusion.execution.time_zone", "UTC");
+    let ctx = SessionContext::new_with_config(config);
+    udf::register_udfs(&ctx);
+    ctx
+}
+
+/// The tables a query reads (CTE names excluded); an error if the SQL does
+/// not parse.
+pub fn tables_read(
+    ctx: &SessionContext,
+    query: &QueryFile,
+) -> Result<BTreeSet<String>, MetricsError> {
+    let state = ctx.state();
+    let statement = state
+        .sql_to_statement(&query.sql, &Dialect::Generic)
+        .map_err(|e| query_error(query, &e))?;
+    let references = state
+        .resolve_table_references(&statement)
+        .map_err(|e| query_error(query, &e))?;
+    Ok(references
+        .into_iter()
+        .map(|reference| reference.table().to_string())
+        .collect())
+}
+
+fn query_error(query: &QueryFile, error: &datafusion::error::DataFusionError) -> MetricsError {
+    MetricsError::Query {
+        file: query.path.clone(),
+        message: one_line(&error.to_string()),
+    }
+}
+
+/// DataFusion messages can span lines; a CI log wants one.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn window_parameters(bounds: WindowBounds) -> ParamValues {
+    let instant = |t: chrono::DateTime<chrono::Utc>| {
+        ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
+    };
+    ParamValues::from(vec![
+        ("window_start", instant(bounds.start)),
+        ("window_end", instant(bounds.end)),
+    ])
+}
+
+/// Plans a query with its window bound, without running it.
+pub async fn plan(
+    ctx: &SessionContext,
+    query: &QueryFile,
+    bounds: WindowBounds,
+) -> Result<DataFrame, MetricsError> {
+    let frame = ctx
+        .sql(&query.sql)
+        .await
+        .map_err(|e| query_error(query, &e))?
+        .with_param_values(window_parameters(bounds))
+        .map_err(|e| query_error(query, &e))?;
+    check_columns(query, &frame)?;
+    // Building the physical plan catches type errors the logical plan lets
+    // through (a comparison of a timestamp with a string, say).
+    frame
+        .clone()
+        .create_physical_plan()
+        .await
+        .map_err(|e| query_error(query, &e))?;
+    Ok(frame)
+}
+
+fn check_columns(query: &QueryFile, frame: &DataFrame) -> Result<(), MetricsError> {
+    let schema = frame.schema();
+    let shape = |message: String| MetricsError::Shape {
+        file: query.path.clone(),
+        message,
+    };
+    for (column, numeric) in [("value", true), ("sample_size", true)] {
+        let field = schema
+            .field_with_unqualified_name(column)
+            .map_err(|_| shape(format!("the query returns no `{column}` column")))?;
+        if numeric && !field.data_type().is_numeric() && field.data_type() != &DataType::Null {
+            return Err(shape(format!(
+                "column `{column}` is {}, not a number",
+                field.data_type()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a query for one window.
+pub async fn run(
+    ctx: &SessionContext,
+    query: &QueryFile,
+    bounds: WindowBounds,
+) -> Result<MetricValue, MetricsError> {
+    let frame = plan(ctx, query, bounds).await?;
+    let batches = frame.collect().await.map_err(|e| MetricsError::Execution {
+        file: query.path.clone(),
+        message: one_line(&e.to_string()),
+    })?;
+    read_single_row(query, &batches)
+}
+
+fn read_single_row(
+    query: &QueryFile,
+    batches: &[RecordBatch],
+) -> Result<MetricValue, MetricsError> {
+    let shape = |message: String| MetricsError::Shape {
+        file: query.path.clone(),
+        message,
+    };
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows != 1 {
+        return Err(shape(format!(
+            "the query must return exactly one row, it returned {rows}"
+        )));
+    }
+    let Some(batch) = batches.iter().find(|b| b.num_rows() == 1) else {
+        return Err(shape("the query returned no row".to_string()));
+    };
+    let mut value = None;
+    let mut sample_size = None;
+    let mut extras = BTreeMap::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let number = as_f64(column.as_ref())
+            .map_err(|message| shape(format!("column `{}`: {message}", field.name())))?;
+        match field.name().as_str() {
+            "value" => value = Some(number),
+            "sample_size" => sample_size = Some(number),
+            other => {
+                if field.data_type().is_numeric() {
+                    extras.insert(other.to_string(), number);
+                }
+            }
+        }
+    }
+    let sample_size = match sample_size.flatten() {
+        None => 0,
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => n as u64,
+        Some(n) => {
+            return Err(shape(format!(
+                "sample_size must be a whole number ≥ 0, got {n}"
+            )));
+        }
+    };
+    Ok(MetricValue {
+        value: value.flatten(),
+        sample_size,
+        extras,
+    })
+}
+
+/// Reads row 0 of a numeric column as f64; NaN and infinities become null,
+/// since metrics.md forbids them in a report.
+fn as_f64(column: &dyn Array) -> Result<Option<f64>, String> {
+    if column.is_null(0) {
+        return Ok(None);
+    }
+    let value = if column.data_type().is_integer() {
+        let column = cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
+        column.as_primitive::<Int64Type>().value(0) as f64
+    } else if column.data_type().is_numeric() {
+        let column = cast(column, &DataType::Float64).map_err(|e| e.to_string())?;
+        column.as_primitive::<Float64Type>().value(0)
+    } else {
+        return Ok(None);
+    };
+    Ok(value.is_finite().then_some(value))
+}

@@ -1,0 +1,512 @@
+//! The order of the stages, and the only place that knows it.
+//!
+//! `run`: config → query library → warehouse catalog → data checks →
+//! metrics (current week and its trend) → benchmark evaluation → report
+//! (report.json, report.html) → delivery (outbox, SMTP). `check` walks the
+//! same path up to planning, without running or sending anything.
+//!
+//! Each stage takes and returns plain data; this file only wires them and
+//! turns their errors into one [`RunError`] whose exit code the CLI uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use thiserror::Error;
+
+use crate::catalog::{self, CatalogError, NeededBy, Warehouse};
+use crate::checks::{self, DataError};
+use crate::config::{self, Config, ConfigError, MetricSelection};
+use crate::delivery::{self, DeliveryError, DeliveryOutcome, Letter};
+use crate::demo;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::evaluate;
+use crate::metrics::{self, MetricValue, MetricsError, QueryFile, QueryLibrary};
+use crate::period::{Period, PeriodError};
+use crate::report::render::{RenderError, Templates};
+use crate::report::{self, MetricReport, PeriodInfo, Report, TrendPoint};
+use crate::state;
+
+/// Weeks in a metric's trend, the current one included (metrics.md).
+pub const TREND_WEEKS: usize = 12;
+/// Metric queries run at once; DataFusion parallelises inside each too.
+const CONCURRENT_QUERIES: usize = 4;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("{0}")]
+    Period(#[from] PeriodError),
+    #[error("{}", join_lines(.0))]
+    Catalog(Vec<CatalogError>),
+    #[error("the data failed its checks; nothing was sent:\n{}", join_lines(.0))]
+    Data(Vec<DataError>),
+    #[error("{0}")]
+    Metrics(#[from] MetricsError),
+    #[error("{}", join_lines(.0))]
+    Plans(Vec<MetricsError>),
+    #[error("{0}")]
+    Render(#[from] RenderError),
+    #[error("{0}")]
+    Delivery(#[from] DeliveryError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot make the demo warehouse at {path}: {message}")]
+    Demo { path: PathBuf, message: String },
+}
+
+fn join_lines<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|item| item.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl RunError {
+    /// The exit code of outputs.md: 2 config, query or usage; 3 data; 4
+    /// delivery.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Catalog(errors) if errors.iter().any(CatalogError::is_data_fault) => 3,
+            RunError::Data(_) => 3,
+            RunError::Metrics(error) if error.is_data_fault() => 3,
+            RunError::Plans(errors) if errors.iter().all(MetricsError::is_data_fault) => 3,
+            RunError::Delivery(error) if !error.is_setup() => 4,
+            RunError::Write { .. } | RunError::Demo { .. } => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Which weeks to run.
+#[derive(Debug, Clone)]
+pub enum PeriodChoice {
+    /// The last complete week before now.
+    LastComplete,
+    One(String),
+    Range {
+        from: String,
+        to: String,
+    },
+}
+
+/// Everything `run` takes from the command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub periods: PeriodChoice,
+    pub warehouse: Option<String>,
+    pub out: Option<PathBuf>,
+    pub dry_run: bool,
+    /// The clock, injected so that runs and tests are reproducible.
+    pub now: DateTime<Utc>,
+}
+
+/// What one week's run left behind.
+#[derive(Debug, Clone)]
+pub struct WeekOutcome {
+    pub period: String,
+    pub dir: PathBuf,
+    pub report: Report,
+    pub delivery: DeliveryOutcome,
+}
+
+/// Config, queries and templates, validated together.
+struct Prepared {
+    config: Config,
+    selected: Vec<(MetricSelection, QueryFile)>,
+    library: QueryLibrary,
+    templates: Templates,
+}
+
+/// Loads and cross-validates config, benchmarks and query headers,
+/// collecting every problem before failing.
+fn prepare(
+    config_path: &Path,
+    warehouse: Option<&str>,
+    out: Option<&Path>,
+) -> Result<Prepared, RunError> {
+    let mut config = config::load(config_path)?;
+    if let Some(root) = warehouse {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        config.warehouse.root = config::resolve_root(&cwd, root);
+    }
+    if let Some(out) = out {
+        config.out_dir = out.to_path_buf();
+    }
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let (library, mut found) = QueryLibrary::load(&config.queries_dir);
+    let unreadable: BTreeSet<PathBuf> = found.iter().map(|p| p.file.clone()).collect();
+    problems.append(&mut found);
+    let mut selected = Vec::new();
+    for selection in &config.metrics {
+        let line = config::line_of_entry(&config.source_text, "id", &selection.id);
+        match library.select(&selection.id, selection.version) {
+            Some(query) => selected.push((selection.clone(), query.clone())),
+            None if library.contains(&selection.id) => problems.push(Diagnostic::at_line(
+                &config.source,
+                line,
+                format!(
+                    "metric `{}` has no version {} in {} (versions: {:?})",
+                    selection.id,
+                    selection.version.unwrap_or_default(),
+                    config.queries_dir.display(),
+                    library.versions(&selection.id)
+                ),
+            )),
+            // A file that failed to load has already been reported.
+            None if unreadable.iter().any(|file| {
+                file.file_stem()
+                    .is_some_and(|stem| stem == selection.id.as_str())
+            }) => {}
+            None => problems.push(Diagnostic::at_line(
+                &config.source,
+                line,
+                format!(
+                    "unknown metric `{}`: no query in {} has this id",
+                    selection.id,
+                    config.queries_dir.display()
+                ),
+            )),
+        }
+    }
+    for id in config.benchmarks.by_metric.keys() {
+        if !library.contains(id) && !metrics::SPEC_METRIC_IDS.contains(&id.as_str()) {
+            problems.push(Diagnostic::at_line(
+                &config.benchmarks_file,
+                config.benchmarks.lines.get(id).copied(),
+                format!("benchmark for unknown metric `{id}`"),
+            ));
+        }
+    }
+    let recipients = config
+        .audiences
+        .iter()
+        .flat_map(|a| a.recipients.iter().map(String::as_str));
+    for problem in delivery::validate_addresses(&config.delivery.from, recipients) {
+        problems.push(Diagnostic::in_file(&config.source, problem));
+    }
+    let templates = match Templates::load(config.templates_dir.as_deref()) {
+        Ok(templates) => Some(templates),
+        Err(error) => {
+            problems.push(Diagnostic::in_file(&config.source, error.to_string()));
+            None
+        }
+    };
+    match templates {
+        Some(templates) if problems.is_empty() => Ok(Prepared {
+            config,
+            selected,
+            library,
+            templates,
+        }),
+        _ => Err(RunError::Invalid(Diagnostics(problems))),
+    }
+}
+
+/// The tables the given queries read, each with the files that need it.
+fn tables_needed<'a>(
+    ctx: &datafusion::prelude::SessionContext,
+    queries: impl IntoIterator<Item = &'a QueryFile>,
+) -> Result<Vec<(String, NeededBy)>, Vec<MetricsError>> {
+    let mut needed: BTreeMap<String, NeededBy> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for query in queries {
+        match metrics::tables_read(ctx, query) {
+            Ok(tables) => {
+                for table in tables {
+                    needed
+                        .entry(table)
+                        .or_default()
+                        .0
+                        .push(query.path.display().to_string());
+                }
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(needed.into_iter().collect())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Makes the demo warehouse when the config asks for it and it is missing.
+fn ensure_demo_warehouse(config: &Config, now: DateTime<Utc>) -> Result<(), RunError> {
+    if !config.warehouse.generate_demo_if_missing {
+        return Ok(());
+    }
+    let Some(root) = catalog::local_root(&config.warehouse.root) else {
+        return Ok(());
+    };
+    if root.join(demo::COMPLETE_MARKER).exists() {
+        return Ok(());
+    }
+    eprintln!(
+        "clientpulse: no demo warehouse at {}; generating one (scale 1, ending {})",
+        root.display(),
+        now.date_naive()
+    );
+    let options = demo::DemoOptions {
+        scale: 1,
+        seed: demo::DEFAULT_SEED,
+        end: now.date_naive(),
+    };
+    demo::generate(&root, &options).map_err(|error| RunError::Demo {
+        path: root.clone(),
+        message: error.to_string(),
+    })
+}
+
+/// `clientpulse run`: every week asked for, in turn; stops at the first
+/// week that fails.
+pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
+    let prepared = prepare(
+        &options.config,
+        options.warehouse.as_deref(),
+        options.out.as_deref(),
+    )?;
+    let timezone = prepared.config.reporting.timezone;
+    let periods = match &options.periods {
+        PeriodChoice::LastComplete => vec![Period::last_complete(options.now, timezone)],
+        PeriodChoice::One(label) => vec![Period::parse(label, timezone)?],
+        PeriodChoice::Range { from, to } => Period::range(
+            &Period::parse(from, timezone)?,
+            &Period::parse(to, timezone)?,
+        )?,
+    };
+    ensure_demo_warehouse(&prepared.config, options.now)?;
+
+    let ctx = metrics::new_session();
+    let warehouse = Warehouse::open(
+        &ctx,
+        &prepared.config.warehouse.root,
+        prepared.config.warehouse.endpoint.as_deref(),
+    )
+    .map_err(|e| RunError::Catalog(vec![e]))?;
+    let needed =
+        tables_needed(&ctx, prepared.selected.iter().map(|(_, q)| q)).map_err(RunError::Plans)?;
+    warehouse
+        .register_tables(&ctx, &needed)
+        .await
+        .map_err(RunError::Catalog)?;
+    let tables: BTreeSet<String> = needed.into_iter().map(|(table, _)| table).collect();
+    checks::run_checks(&ctx, &tables, &prepared.config.reporting.currency)
+        .await
+        .map_err(RunError::Data)?;
+
+    let mut outcomes = Vec::new();
+    for period in &periods {
+        outcomes.push(run_week(&ctx, &prepared, period, options).await?);
+    }
+    Ok(outcomes)
+}
+
+async fn run_week(
+    ctx: &datafusion::prelude::SessionContext,
+    prepared: &Prepared,
+    period: &Period,
+    options: &RunOptions,
+) -> Result<WeekOutcome, RunError> {
+    let config = &prepared.config;
+    let weeks = period.trailing(TREND_WEEKS);
+    // Every (metric, week) pair; results come back in this order.
+    let jobs: Vec<(usize, &Period)> = (0..prepared.selected.len())
+        .flat_map(|metric| weeks.iter().map(move |week| (metric, week)))
+        .collect();
+    let values: Vec<MetricValue> = futures::stream::iter(jobs.iter().map(|&(metric, week)| {
+        let (selection, query) = &prepared.selected[metric];
+        let window = selection.window.unwrap_or(query.window);
+        metrics::run(ctx, query, week.window(window))
+    }))
+    .buffered(CONCURRENT_QUERIES)
+    .try_collect()
+    .await?;
+
+    let mut reports = Vec::with_capacity(prepared.selected.len());
+    for (index, (selection, query)) in prepared.selected.iter().enumerate() {
+        let series = &values[index * weeks.len()..(index + 1) * weeks.len()];
+        reports.push(metric_report(
+            config, selection, query, period, &weeks, series,
+        ));
+    }
+    let report = Report {
+        title: config.reporting.title.clone(),
+        currency: config.reporting.currency.clone(),
+        period: PeriodInfo {
+            label: period.label.clone(),
+            start: report::instant(period.start),
+            end: report::instant(period.end),
+            timezone: period.timezone.name().to_string(),
+        },
+        generated_at: report::instant(options.now),
+        metrics: reports,
+    };
+
+    let dir = config.out_dir.join(&period.label);
+    let json = report.to_json().map_err(|e| RunError::Write {
+        path: dir.join("report.json"),
+        source: std::io::Error::other(e),
+    })?;
+    write(&dir.join("report.json"), json.as_bytes())?;
+    let html = prepared.templates.html(&report)?;
+    write(&dir.join("report.html"), html.as_bytes())?;
+
+    let mut letters = Vec::new();
+    for audience in &config.audiences {
+        let view = report.for_audience(audience.metrics.as_deref());
+        let html = prepared.templates.html(&view)?;
+        let text = prepared.templates.text(&view)?;
+        for recipient in &audience.recipients {
+            letters.push(Letter {
+                audience: audience.name.clone(),
+                recipient: recipient.clone(),
+                subject: subject(&view),
+                html: html.clone(),
+                text: text.clone(),
+            });
+        }
+    }
+    let delivery = delivery::deliver(
+        &config.delivery,
+        &letters,
+        &period.label,
+        options.now,
+        &dir,
+        options.dry_run,
+    )
+    .await?;
+    Ok(WeekOutcome {
+        period: period.label.clone(),
+        dir,
+        report,
+        delivery,
+    })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    state::write_atomically(path, bytes).map_err(|source| RunError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// "Client pulse · 2026-W47 · 4 on target, 1 to watch, 1 off target".
+/// Made only of the config's title, the period and counts: no warehouse
+/// text ever reaches a header.
+fn subject(report: &Report) -> String {
+    let count = |status| report.metrics.iter().filter(|m| m.status == status).count();
+    format!(
+        "{} · {} · {} on target, {} to watch, {} off target",
+        report.title,
+        report.period.label,
+        count(evaluate::Status::OnTarget),
+        count(evaluate::Status::Watch),
+        count(evaluate::Status::OffTarget)
+    )
+}
+
+fn metric_report(
+    config: &Config,
+    selection: &MetricSelection,
+    query: &QueryFile,
+    period: &Period,
+    weeks: &[Period],
+    series: &[MetricValue],
+) -> MetricReport {
+    let window = selection.window.unwrap_or(query.window);
+    let bounds = period.window(window);
+    let current = series.last().cloned().unwrap_or(MetricValue {
+        value: None,
+        sample_size: 0,
+        extras: BTreeMap::new(),
+    });
+    let previous = series.len().checked_sub(2).and_then(|i| series[i].value);
+    let benchmark = config.benchmarks.get(&query.id);
+    MetricReport {
+        id: query.id.clone(),
+        version: query.version,
+        sql_sha256: query.sha256.clone(),
+        description: query.description.clone(),
+        unit: query.unit,
+        value: current.value,
+        window: window.to_string(),
+        window_start: report::instant(bounds.start),
+        window_end: report::instant(bounds.end),
+        sample_size: current.sample_size,
+        previous,
+        target: benchmark.map(|b| b.target),
+        direction: benchmark.map(|b| b.direction),
+        status: evaluate::status(current.value, current.sample_size, benchmark, None),
+        trend: weeks
+            .iter()
+            .zip(series)
+            .map(|(week, value)| TrendPoint {
+                period: week.label.clone(),
+                value: value.value,
+            })
+            .collect(),
+        segments: Vec::new(),
+        extras: current.extras,
+    }
+}
+
+/// What `check` found: a summary line when all is well.
+#[derive(Debug)]
+pub struct CheckSummary {
+    pub queries_planned: usize,
+    pub tables: usize,
+}
+
+/// `clientpulse check`: config, benchmarks, query headers, and a plan of
+/// every query in the library against the warehouse's schema.
+pub async fn check(
+    config_path: &Path,
+    warehouse: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<CheckSummary, RunError> {
+    let prepared = prepare(config_path, warehouse, None)?;
+    let ctx = metrics::new_session();
+    let warehouse = Warehouse::open(
+        &ctx,
+        &prepared.config.warehouse.root,
+        prepared.config.warehouse.endpoint.as_deref(),
+    )
+    .map_err(|e| RunError::Catalog(vec![e]))?;
+    let queries: Vec<&QueryFile> = prepared.library.all().collect();
+    let needed = tables_needed(&ctx, queries.iter().copied()).map_err(RunError::Plans)?;
+    warehouse
+        .register_tables(&ctx, &needed)
+        .await
+        .map_err(RunError::Catalog)?;
+    let period = Period::last_complete(now, prepared.config.reporting.timezone);
+    let mut errors = Vec::new();
+    for query in &queries {
+        let window = prepared
+            .selected
+            .iter()
+            .find(|(_, q)| q.path == query.path)
+            .and_then(|(selection, _)| selection.window)
+            .unwrap_or(query.window);
+        if let Err(error) = metrics::plan(&ctx, query, period.window(window)).await {
+            errors.push(error);
+        }
+    }
+    if errors.is_empty() {
+        Ok(CheckSummary {
+            queries_planned: queries.len(),
+            tables: needed.len(),
+        })
+    } else {
+        Err(RunError::Plans(errors))
+    }
+}

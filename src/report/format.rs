@@ -1,0 +1,140 @@
+//! Numbers as a reader sees them. The only place where figures are rounded.
+
+use crate::metrics::Unit;
+
+/// Groups thousands with thin-free commas: 1234567 → "1,234,567".
+fn group_thousands(whole: u64) -> String {
+    let digits = whole.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// A number with `decimals` places and grouped thousands.
+pub fn number(value: f64, decimals: usize) -> String {
+    let rounded = format!("{:.*}", decimals, value.abs());
+    let (whole, fraction) = rounded.split_once('.').unwrap_or((&rounded, ""));
+    let whole: u64 = whole.parse().unwrap_or(0);
+    let sign = if value < 0.0 && rounded.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
+    if fraction.is_empty() {
+        format!("{sign}{}", group_thousands(whole))
+    } else {
+        format!("{sign}{}.{fraction}", group_thousands(whole))
+    }
+}
+
+fn currency_symbol(currency: &str) -> Option<&'static str> {
+    match currency {
+        "EUR" => Some("€"),
+        "USD" => Some("$"),
+        "GBP" => Some("£"),
+        "JPY" => Some("¥"),
+        _ => None,
+    }
+}
+
+/// Money: whole units from 1,000 up (a leader reads "€98,765"), cents
+/// below.
+pub fn money(value: f64, currency: &str) -> String {
+    let decimals = if value.abs() >= 1000.0 { 0 } else { 2 };
+    let amount = number(value, decimals);
+    match currency_symbol(currency) {
+        Some(symbol) => match amount.strip_prefix('-') {
+            Some(positive) => format!("-{symbol}{positive}"),
+            None => format!("{symbol}{amount}"),
+        },
+        None => format!("{amount} {currency}"),
+    }
+}
+
+/// A duration in seconds as "2d 4h", "3h 12m", "45m" or "30s".
+pub fn duration(seconds: f64) -> String {
+    let total = seconds.abs().round() as u64;
+    let sign = if seconds < 0.0 && total > 0 { "-" } else { "" };
+    let (days, hours, minutes, secs) = (
+        total / 86_400,
+        total % 86_400 / 3600,
+        total % 3600 / 60,
+        total % 60,
+    );
+    let text = if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else if minutes > 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{secs}s")
+    };
+    format!("{sign}{text}")
+}
+
+/// A figure in its unit, or "no data".
+pub fn value(value: Option<f64>, unit: Unit, currency: &str) -> String {
+    let Some(value) = value else {
+        return "no data".to_string();
+    };
+    match unit {
+        Unit::Score => number(value, 1),
+        Unit::Fraction => format!("{} %", number(value * 100.0, 1)),
+        Unit::Money => money(value, currency),
+        Unit::Count => number(value, 0),
+        Unit::Seconds => duration(value),
+        Unit::Points => number(value, 2),
+    }
+}
+
+/// The change from `previous` to `current`, in the unit's own terms
+/// (percentage points for rates, points for scores), with its sign.
+pub fn change(
+    current: Option<f64>,
+    previous: Option<f64>,
+    unit: Unit,
+    currency: &str,
+) -> Option<String> {
+    let delta = current? - previous?;
+    let sign = if delta > 0.0 { "+" } else { "" };
+    Some(match unit {
+        Unit::Score => format!("{sign}{} pts", number(delta, 1)),
+        Unit::Fraction => format!("{sign}{} pp", number(delta * 100.0, 1)),
+        Unit::Money => format!("{sign}{}", money(delta, currency)),
+        Unit::Count => format!("{sign}{}", number(delta, 0)),
+        Unit::Seconds => format!("{sign}{}", duration(delta)),
+        Unit::Points => format!("{sign}{}", number(delta, 2)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(number(1234567.891, 2), "1,234,567.89");
+        assert_eq!(number(-0.04, 1), "0.0");
+        assert_eq!(number(-12.5, 1), "-12.5");
+        assert_eq!(money(100000.0, "EUR"), "€100,000");
+        assert_eq!(money(166.6666, "CHF"), "166.67 CHF");
+        assert_eq!(value(Some(0.69158), Unit::Fraction, "EUR"), "69.2 %");
+        assert_eq!(value(None, Unit::Score, "EUR"), "no data");
+        assert_eq!(duration(11_520.0), "3h 12m");
+        assert_eq!(duration(200_000.0), "2d 7h");
+        assert_eq!(
+            change(Some(0.5), Some(0.45), Unit::Fraction, "EUR").unwrap(),
+            "+5.0 pp"
+        );
+        assert_eq!(
+            change(Some(40.0), Some(42.5), Unit::Score, "EUR").unwrap(),
+            "-2.5 pts"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! Stage 5, the report: the plain data of a run (what report.json holds)
+//! and its rendering for people (HTML and plain text, with Handlebars).
+//!
+//! Rendering never sees Arrow types: it takes a [`Report`] of plain numbers
+//! and strings. All rounding happens here, in [`format`], and nowhere else.
+
+pub mod format;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::config::Direction;
+use crate::evaluate::Status;
+use crate::metrics::Unit;
+
+/// Everything a run found, as report.json serializes it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub title: String,
+    pub currency: String,
+    pub period: PeriodInfo,
+    pub generated_at: String,
+    pub metrics: Vec<MetricReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PeriodInfo {
+    pub label: String,
+    pub start: String,
+    pub end: String,
+    pub timezone: String,
+}
+
+/// One metric with its context.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetricReport {
+    pub id: String,
+    pub version: u32,
+    pub sql_sha256: String,
+    pub description: String,
+    pub unit: Unit,
+    pub value: Option<f64>,
+    /// `as_of_end` or a number of days such as `90d`.
+    pub window: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub sample_size: u64,
+    pub previous: Option<f64>,
+    pub target: Option<f64>,
+    pub direction: Option<Direction>,
+    pub status: Status,
+    pub trend: Vec<TrendPoint>,
+    pub segments: Vec<SegmentReport>,
+    /// Extra figures of the metric (p90, mean, unanswered, …).
+    #[serde(flatten)]
+    pub extras: BTreeMap<String, Option<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    pub period: String,
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SegmentReport {
+    pub segment: String,
+    pub value: Option<f64>,
+    pub sample_size: u64,
+    pub status: Status,
+}
+
+/// An instant as report.json writes it: UTC, whole seconds, `Z`.
+pub fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl Report {
+    /// The report as one audience sees it: only its metrics, in the
+    /// config's order.
+    pub fn for_audience(&self, metrics: Option<&[String]>) -> Report {
+        let mut report = self.clone();
+        if let Some(selected) = metrics {
+            report.metrics.retain(|m| selected.contains(&m.id));
+        }
+        report
+    }
+
+    /// report.json's text.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        Ok(text)
+    }
+}

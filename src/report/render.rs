@@ -1,0 +1,311 @@
+//! Renders a [`Report`] to HTML and plain text with Handlebars.
+//!
+//! Templates live in `report-templates/`; the binary carries a copy of the
+//! defaults so that it runs anywhere, and a config may point at its own
+//! folder. Templates see a view of display strings only, already rounded
+//! and labelled, so a template edit can never change a number. Handlebars
+//! escapes every `{{value}}` in the HTML template, and warehouse text
+//! (client names, comments) only ever reaches a template that way.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use handlebars::Handlebars;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::{MetricReport, Report, format};
+use crate::config::Direction;
+use crate::evaluate::Status;
+
+const DEFAULT_HTML: &str = include_str!("../../report-templates/report.html.hbs");
+const DEFAULT_TEXT: &str = include_str!("../../report-templates/report.txt.hbs");
+const HTML_NAME: &str = "report.html.hbs";
+const TEXT_NAME: &str = "report.txt.hbs";
+
+#[derive(Debug, Error)]
+pub enum RenderError {
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Template { path: PathBuf, message: String },
+    #[error("rendering {template} failed: {message}")]
+    Render {
+        template: &'static str,
+        message: String,
+    },
+}
+
+/// The two compiled templates: HTML escaping for one, none for the other.
+pub struct Templates {
+    html: Handlebars<'static>,
+    text: Handlebars<'static>,
+}
+
+impl Templates {
+    /// The templates of `dir`, or the built-in defaults.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, RenderError> {
+        let read = |name: &str, default: &str| -> Result<(PathBuf, String), RenderError> {
+            match dir {
+                None => Ok((
+                    PathBuf::from(format!("report-templates/{name}")),
+                    default.to_string(),
+                )),
+                Some(dir) => {
+                    let path = dir.join(name);
+                    std::fs::read_to_string(&path)
+                        .map(|text| (path.clone(), text))
+                        .map_err(|source| RenderError::Read { path, source })
+                }
+            }
+        };
+        let (html_path, html_text) = read(HTML_NAME, DEFAULT_HTML)?;
+        let (text_path, text_text) = read(TEXT_NAME, DEFAULT_TEXT)?;
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        html.register_template_string(HTML_NAME, html_text)
+            .map_err(|e| RenderError::Template {
+                path: html_path,
+                message: e.to_string(),
+            })?;
+        let mut text = Handlebars::new();
+        text.set_strict_mode(true);
+        text.register_escape_fn(handlebars::no_escape);
+        text.register_template_string(TEXT_NAME, text_text)
+            .map_err(|e| RenderError::Template {
+                path: text_path,
+                message: e.to_string(),
+            })?;
+        Ok(Templates { html, text })
+    }
+
+    pub fn html(&self, report: &Report) -> Result<String, RenderError> {
+        self.html
+            .render(HTML_NAME, &ReportView::of(report))
+            .map_err(|e| RenderError::Render {
+                template: HTML_NAME,
+                message: e.to_string(),
+            })
+    }
+
+    pub fn text(&self, report: &Report) -> Result<String, RenderError> {
+        self.text
+            .render(TEXT_NAME, &ReportView::of(report))
+            .map_err(|e| RenderError::Render {
+                template: TEXT_NAME,
+                message: e.to_string(),
+            })
+    }
+}
+
+/// What the templates see.
+#[derive(Serialize)]
+struct ReportView {
+    title: String,
+    period_label: String,
+    period_dates: String,
+    timezone: String,
+    generated_at: String,
+    counts: StatusCounts,
+    metrics: Vec<MetricView>,
+}
+
+#[derive(Serialize)]
+struct StatusCounts {
+    on_target: usize,
+    watch: usize,
+    off_target: usize,
+    other: usize,
+}
+
+#[derive(Serialize)]
+struct MetricView {
+    id: String,
+    name: String,
+    description: String,
+    value: String,
+    change: Option<String>,
+    /// Whether the change is good news for this metric (for its colour).
+    change_is_good: Option<bool>,
+    previous: Option<String>,
+    target: Option<String>,
+    status: &'static str,
+    status_label: &'static str,
+    status_colour: &'static str,
+    status_background: &'static str,
+    sample_size: String,
+    window: String,
+    trend: String,
+}
+
+impl ReportView {
+    fn of(report: &Report) -> ReportView {
+        let count = |status: Status| report.metrics.iter().filter(|m| m.status == status).count();
+        let on_target = count(Status::OnTarget);
+        let watch = count(Status::Watch);
+        let off_target = count(Status::OffTarget);
+        ReportView {
+            title: report.title.clone(),
+            period_label: report.period.label.clone(),
+            period_dates: period_dates(&report.period.start, &report.period.end),
+            timezone: report.period.timezone.clone(),
+            generated_at: report.generated_at.clone(),
+            counts: StatusCounts {
+                on_target,
+                watch,
+                off_target,
+                other: report.metrics.len() - on_target - watch - off_target,
+            },
+            metrics: report
+                .metrics
+                .iter()
+                .map(|metric| MetricView::of(metric, &report.currency))
+                .collect(),
+        }
+    }
+}
+
+/// "16 Nov – 22 Nov 2026" for a week `[start, end)`.
+fn period_dates(start: &str, end: &str) -> String {
+    let parse = |t: &str| t.parse::<DateTime<Utc>>().ok();
+    match (parse(start), parse(end)) {
+        (Some(start), Some(end)) => {
+            let last_day = end - chrono::Duration::seconds(1);
+            format!(
+                "{} – {}",
+                start.format("%-d %b"),
+                last_day.format("%-d %b %Y")
+            )
+        }
+        _ => format!("{start} – {end}"),
+    }
+}
+
+impl MetricView {
+    fn of(metric: &MetricReport, currency: &str) -> MetricView {
+        let (colour, background) = status_colours(metric.status);
+        let change = format::change(metric.value, metric.previous, metric.unit, currency);
+        let change_is_good = match (metric.value, metric.previous, metric.direction) {
+            (Some(now), Some(before), Some(direction)) if now != before => Some(match direction {
+                Direction::HigherIsBetter => now > before,
+                Direction::LowerIsBetter => now < before,
+            }),
+            _ => None,
+        };
+        MetricView {
+            id: metric.id.clone(),
+            name: display_name(&metric.id),
+            description: metric.description.clone(),
+            value: format::value(metric.value, metric.unit, currency),
+            change,
+            change_is_good,
+            previous: metric
+                .previous
+                .map(|previous| format::value(Some(previous), metric.unit, currency)),
+            target: metric
+                .target
+                .map(|target| format::value(Some(target), metric.unit, currency)),
+            status: metric.status.as_str(),
+            status_label: metric.status.label(),
+            status_colour: colour,
+            status_background: background,
+            sample_size: format::number(metric.sample_size as f64, 0),
+            window: match metric.window.strip_suffix('d') {
+                Some(days) => format!("last {days} days"),
+                None => "at week end".to_string(),
+            },
+            trend: sparkline(&metric.trend.iter().map(|p| p.value).collect::<Vec<_>>()),
+        }
+    }
+}
+
+/// Text colour and background of a status badge; the badge always carries
+/// its words too, so colour is never the only signal.
+fn status_colours(status: Status) -> (&'static str, &'static str) {
+    match status {
+        Status::OnTarget => ("#0f5132", "#d1e7dd"),
+        Status::Watch => ("#664d03", "#fff3cd"),
+        Status::OffTarget => ("#842029", "#f8d7da"),
+        Status::NoData | Status::InsufficientSample | Status::NoBenchmark => ("#41464b", "#e2e3e5"),
+    }
+}
+
+/// A Unicode sparkline of a trend (oldest first); a gap for missing weeks.
+/// Works in every mail client, unlike SVG or scripts.
+fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    let (Some(min), Some(max)) = (
+        present.iter().copied().reduce(f64::min),
+        present.iter().copied().reduce(f64::max),
+    ) else {
+        return String::new();
+    };
+    values
+        .iter()
+        .map(|value| match value {
+            None => ' ',
+            Some(_) if max == min => BARS[3],
+            Some(v) => {
+                let index = ((v - min) / (max - min) * 7.0).round() as usize;
+                BARS[index.min(7)]
+            }
+        })
+        .collect()
+}
+
+/// The name a reader knows a metric by.
+pub fn display_name(id: &str) -> String {
+    let known = match id {
+        "nps" => "Net Promoter Score",
+        "nps_margin" => "NPS margin of error",
+        "csat" => "Customer satisfaction (CSAT)",
+        "csat_average" => "CSAT average score",
+        "ces" => "Customer effort (CES)",
+        "ces_average" => "CES average score",
+        "mrr" => "Monthly recurring revenue",
+        "arr" => "Annual recurring revenue",
+        "arpc" => "Average revenue per client",
+        "paying_clients" => "Paying clients",
+        "churned_clients" => "Churned clients",
+        "client_churn_rate" => "Client churn rate",
+        "client_retention_rate" => "Client retention rate",
+        "new_clients" => "New clients",
+        "nrr" => "Net revenue retention",
+        "grr" => "Gross revenue retention",
+        "clv" => "Client lifetime value",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_string();
+    }
+    let words = id.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines() {
+        assert_eq!(sparkline(&[Some(1.0), Some(8.0), None, Some(4.5)]), "▁█ ▅");
+        assert_eq!(sparkline(&[None, None]), "");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(display_name("overdue_projects"), "Overdue projects");
+        assert_eq!(
+            period_dates("2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"),
+            "16 Nov – 22 Nov 2026"
+        );
+    }
+}
