@@ -19,7 +19,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DataError {
-    #[error("table `{table}`, column `{column}`: {rows} row(s) {rule}")]
+    #[error("table `{table}`, column `{column}`: {rows} row(s) {rule}; nothing was sent")]
     RuleBroken {
         table: &'static str,
         column: &'static str,

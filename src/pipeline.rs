@@ -43,7 +43,7 @@ pub enum RunError {
     Period(#[from] PeriodError),
     #[error("{}", join_lines(.0))]
     Catalog(Vec<CatalogError>),
-    #[error("the data failed its checks; nothing was sent:\n{}", join_lines(.0))]
+    #[error("{}", join_lines(.0))]
     Data(Vec<DataError>),
     #[error("{0}")]
     Metrics(#[from] MetricsError),
@@ -400,13 +400,13 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     })
 }
 
-/// "Client pulse · 2026-W47 · 4 on target, 1 to watch, 1 off target".
+/// "Client pulse 2026-W47: 4 on target, 1 to watch, 1 off target".
 /// Made only of the config's title, the period and counts: no warehouse
 /// text ever reaches a header.
 fn subject(report: &Report) -> String {
     let count = |status| report.metrics.iter().filter(|m| m.status == status).count();
     format!(
-        "{} · {} · {} on target, {} to watch, {} off target",
+        "{} {}: {} on target, {} to watch, {} off target",
         report.title,
         report.period.label,
         count(evaluate::Status::OnTarget),

@@ -102,6 +102,9 @@ pub fn change(
     currency: &str,
 ) -> Option<String> {
     let delta = current? - previous?;
+    if delta == 0.0 {
+        return Some("no change".to_string());
+    }
     let sign = if delta > 0.0 { "+" } else { "" };
     Some(match unit {
         Unit::Score => format!("{sign}{} pts", number(delta, 1)),

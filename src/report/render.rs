@@ -128,8 +128,9 @@ struct MetricView {
     description: String,
     value: String,
     change: Option<String>,
-    /// Whether the change is good news for this metric (for its colour).
-    change_is_good: Option<bool>,
+    /// Green for good news, red for bad, grey for none (by the benchmark's
+    /// direction).
+    change_colour: &'static str,
     previous: Option<String>,
     target: Option<String>,
     status: &'static str,
@@ -188,12 +189,15 @@ impl MetricView {
     fn of(metric: &MetricReport, currency: &str) -> MetricView {
         let (colour, background) = status_colours(metric.status);
         let change = format::change(metric.value, metric.previous, metric.unit, currency);
-        let change_is_good = match (metric.value, metric.previous, metric.direction) {
-            (Some(now), Some(before), Some(direction)) if now != before => Some(match direction {
-                Direction::HigherIsBetter => now > before,
-                Direction::LowerIsBetter => now < before,
-            }),
-            _ => None,
+        let change_colour = match (metric.value, metric.previous, metric.direction) {
+            (Some(now), Some(before), Some(direction)) if now != before => {
+                let better = match direction {
+                    Direction::HigherIsBetter => now > before,
+                    Direction::LowerIsBetter => now < before,
+                };
+                if better { "#0f5132" } else { "#842029" }
+            }
+            _ => "#4b5563",
         };
         MetricView {
             id: metric.id.clone(),
@@ -201,7 +205,7 @@ impl MetricView {
             description: metric.description.clone(),
             value: format::value(metric.value, metric.unit, currency),
             change,
-            change_is_good,
+            change_colour,
             previous: metric
                 .previous
                 .map(|previous| format::value(Some(previous), metric.unit, currency)),
@@ -213,7 +217,11 @@ impl MetricView {
             status_colour: colour,
             status_background: background,
             sample_size: format::number(metric.sample_size as f64, 0),
-            window: match metric.window.strip_suffix('d') {
+            window: match metric
+                .window
+                .strip_suffix('d')
+                .filter(|d| d.parse::<u32>().is_ok())
+            {
                 Some(days) => format!("last {days} days"),
                 None => "at week end".to_string(),
             },

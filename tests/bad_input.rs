@@ -1,0 +1,190 @@
+//! Bad input of every kind: each gives one clear error line per problem,
+//! naming the file, line or table at fault, with exit code 2 (config,
+//! query, usage) or 3 (the data), and never a panic or a sent message.
+
+use crate::fixture::write_boundary_warehouse;
+use crate::support::warehouse::{Fixture, Money, V, answer, subscription};
+use crate::support::{Project, assert_clean_failure, eml_files, repo, run};
+
+fn project_with_fixture() -> Project {
+    let project = Project::new("warehouse");
+    write_boundary_warehouse(&project.path().join("warehouse"), Money::Decimal);
+    project
+}
+
+fn assert_nothing_written(project: &Project) {
+    assert!(eml_files(&project.out().join("2026-W47/outbox")).is_empty());
+}
+
+#[test]
+fn a_missing_table_is_a_data_error_naming_the_table() {
+    let project = project_with_fixture();
+    std::fs::remove_dir_all(project.path().join("warehouse/subscriptions")).expect("rm");
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(&output, 3, &["`subscriptions`", "not found", "mrr.sql"]);
+    assert_nothing_written(&project);
+}
+
+#[test]
+fn a_missing_column_is_a_data_error_naming_table_and_column() {
+    let project = project_with_fixture();
+    let fixture = Fixture::new(&project.path().join("warehouse"), Money::Decimal);
+    fixture.table_without(
+        "subscriptions",
+        &["discount_pct"],
+        &[subscription(
+            "S1",
+            "A",
+            10.0,
+            1,
+            None,
+            "2026-01-01T00:00:00Z",
+            None,
+        )],
+    );
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(&output, 3, &["`subscriptions`", "no column `discount_pct`"]);
+}
+
+#[test]
+fn a_query_that_does_not_parse_names_its_file() {
+    let project = project_with_fixture();
+    let queries = project.path().join("queries");
+    std::fs::create_dir_all(&queries).expect("mkdir");
+    for entry in std::fs::read_dir(repo().join("queries")).expect("queries") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, queries.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let nps = queries.join("nps.sql");
+    let broken = std::fs::read_to_string(&nps)
+        .expect("read")
+        .replace("FROM ranked", "FROM ranked WHERE WHERE");
+    std::fs::write(&nps, broken).expect("write");
+    let config = std::fs::read_to_string(project.config()).expect("config");
+    let config = config
+        .lines()
+        .map(|l| {
+            if l.starts_with("queries:") {
+                "queries: queries"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(project.config(), config).expect("write config");
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(&output, 2, &["nps.sql"]);
+    let output = run(&mut project.command(&["check"]));
+    assert_clean_failure(&output, 2, &["nps.sql"]);
+}
+
+#[test]
+fn a_benchmark_for_an_unknown_metric_names_file_and_line() {
+    let project = project_with_fixture();
+    let path = project.path().join("benchmarks.yaml");
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    let line = text.lines().count() + 2;
+    text.push_str("\nhappiness_index:\n  direction: higher_is_better\n  target: 1\n");
+    std::fs::write(&path, text).expect("write");
+    for command in [vec!["run", "--period", "2026-W47"], vec!["check"]] {
+        let output = run(&mut project.command(&command));
+        assert_clean_failure(
+            &output,
+            2,
+            &[
+                &format!("benchmarks.yaml:{line}"),
+                "unknown metric `happiness_index`",
+            ],
+        );
+    }
+}
+
+#[test]
+fn an_invalid_period_label() {
+    let project = project_with_fixture();
+    let output = run(&mut project.command(&["run", "--period", "2026-W99"]));
+    assert_clean_failure(&output, 2, &["2026-W99", "no ISO week 99"]);
+    let output = run(&mut project.command(&["run", "--period", "last-week"]));
+    assert_clean_failure(&output, 2, &["last-week"]);
+}
+
+#[test]
+fn unknown_config_keys_are_all_reported_with_positions() {
+    let project = project_with_fixture();
+    let text = std::fs::read_to_string(project.config()).expect("read");
+    let text = text.replace("  timezone: UTC\n", "  timezone: UTC\n  colour: blue\n");
+    let text = format!("{text}schedules: weekly\n");
+    std::fs::write(project.config(), &text).expect("write");
+    let colour_line = text.lines().position(|l| l.contains("colour")).unwrap_or(0) + 1;
+    let schedules_line = text
+        .lines()
+        .position(|l| l.starts_with("schedules"))
+        .unwrap_or(0)
+        + 1;
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(
+        &output,
+        2,
+        &[
+            &format!("clientpulse.yaml:{colour_line}:3: reporting: unknown field `colour`"),
+            &format!("clientpulse.yaml:{schedules_line}:1: unknown field `schedules`"),
+        ],
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let project = project_with_fixture();
+    let path = project.path().join("benchmarks.yaml");
+    let text = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace("target: 40", "target: forty");
+    std::fs::write(&path, text).expect("write");
+    let output = run(&mut project.command(&["check"]));
+    assert_clean_failure(&output, 2, &["benchmarks.yaml:", "invalid type", "forty"]);
+}
+
+#[test]
+fn data_in_another_currency_stops_the_run() {
+    let project = project_with_fixture();
+    let fixture = Fixture::new(&project.path().join("warehouse"), Money::Decimal);
+    let mut usd = subscription("S9", "A", 10.0, 1, None, "2026-01-01T00:00:00Z", None);
+    usd[4] = V::S("USD");
+    fixture.table(
+        "subscriptions",
+        &[
+            usd.clone(),
+            usd,
+            subscription("S1", "B", 10.0, 1, None, "2026-01-01T00:00:00Z", None),
+        ],
+    );
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(&output, 3, &["`subscriptions`", "`currency`", "2 row(s)"]);
+    assert_nothing_written(&project);
+}
+
+#[test]
+fn an_nps_answer_off_its_scale_stops_the_run() {
+    let project = project_with_fixture();
+    let fixture = Fixture::new(&project.path().join("warehouse"), Money::Decimal);
+    fixture.table(
+        "survey_responses",
+        &[answer("X", "A", "r", "nps", 4, 5, "2026-11-01T00:00:00Z")],
+    );
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(
+        &output,
+        3,
+        &["`survey_responses`", "`scale_max`", "1 row(s)"],
+    );
+}
+
+#[test]
+fn a_missing_config_file() {
+    let project = project_with_fixture();
+    let output = run(crate::support::clientpulse()
+        .args(["run", "--config"])
+        .arg(project.path().join("nope.yaml")));
+    assert_clean_failure(&output, 2, &["nope.yaml"]);
+}

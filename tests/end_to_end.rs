@@ -1,0 +1,327 @@
+//! The binary on generated demo warehouses, as users and CI meet it: the
+//! README's first command on a fresh folder, a warehouse in a real
+//! S3-compatible server, and delivery through a real SMTP server, with the
+//! messages read back the way a mail client reads them.
+
+use std::path::Path;
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+use crate::support::{
+    Project, assert_clean_failure, clientpulse, eml_files, metric, repo, run, start_s3, start_smtp,
+    stderr, stdout,
+};
+
+const END: &str = "2026-11-25";
+
+fn demo_data(out: &Path, seed: &str) {
+    let output = run(clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(out)
+        .args(["--end", END, "--seed", seed]));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// A message as a mail client shows it: headers, and both bodies decoded.
+struct Read {
+    subject: String,
+    from: String,
+    to: String,
+    message_id: String,
+    html: String,
+    text: String,
+}
+
+fn read_message(bytes: &[u8]) -> Read {
+    let message = MessageParser::default()
+        .parse(bytes)
+        .expect("a parsable message");
+    assert_eq!(message.html_body_count(), 1, "one HTML part");
+    assert_eq!(message.text_body_count(), 1, "one text part");
+    let content_type = message.content_type().expect("content type");
+    assert_eq!(content_type.c_type, "multipart");
+    assert_eq!(content_type.subtype(), Some("alternative"));
+    Read {
+        subject: message.subject().unwrap_or_default().to_string(),
+        from: message
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string(),
+        to: message
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string(),
+        message_id: message.message_id().unwrap_or_default().to_string(),
+        html: message.body_html(0).unwrap_or_default().into_owned(),
+        text: message.body_text(0).unwrap_or_default().into_owned(),
+    }
+}
+
+#[test]
+fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
+    // A fresh copy of the project's files, run as `clientpulse run` from
+    // its root, exactly as README's first command does.
+    let root = tempfile::tempdir().expect("tmp");
+    for folder in ["config", "queries", "report-templates"] {
+        let target = root.path().join(folder);
+        std::fs::create_dir_all(&target).expect("mkdir");
+        for entry in std::fs::read_dir(repo().join(folder)).expect("read") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, target.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let output = run(clientpulse().arg("run").current_dir(root.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("generating one"),
+        "says it makes the demo warehouse"
+    );
+    assert!(root.path().join("out/demo-warehouse/usage_events").is_dir());
+    let week = root.path().join("out/2026-W47");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(week.join("report.json")).expect("json"))
+            .expect("valid json");
+    assert_eq!(report["metrics"].as_array().map(Vec::len), Some(6));
+    for id in [
+        "nps",
+        "csat",
+        "client_churn_rate",
+        "mrr",
+        "paying_clients",
+        "churned_clients",
+    ] {
+        let value = &metric(&report, id)["value"];
+        assert!(
+            value.is_number(),
+            "{id} has a value on the demo data: {value}"
+        );
+        assert!(
+            metric(&report, id)["sql_sha256"]
+                .as_str()
+                .is_some_and(|s| s.len() == 64)
+        );
+    }
+    assert!(
+        metric(&report, "paying_clients")["value"]
+            .as_f64()
+            .unwrap_or_default()
+            > 20.0
+    );
+    let outbox = eml_files(&week.join("outbox"));
+    assert_eq!(outbox.len(), 3, "one message per recipient");
+    // The second run finds the warehouse and does not make it again.
+    let again = run(clientpulse().arg("run").current_dir(root.path()));
+    assert!(again.status.success());
+    assert!(!stderr(&again).contains("generating"));
+    assert_eq!(
+        eml_files(&week.join("outbox")).len(),
+        3,
+        "re-run replaces, never adds"
+    );
+}
+
+#[test]
+fn outbox_messages_read_like_mail() {
+    let project = Project::new("warehouse");
+    demo_data(&project.path().join("warehouse"), "11");
+    let output = run(&mut project.command(&["run", "--period", "2026-W46"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = project.report_json("2026-W46");
+    let files = eml_files(&project.out().join("2026-W46/outbox"));
+    assert_eq!(files.len(), 3);
+    let mut recipients = Vec::new();
+    for file in &files {
+        let mail = read_message(&std::fs::read(file).expect("eml"));
+        assert_eq!(mail.from, "clientpulse@example.com");
+        assert!(
+            mail.subject.starts_with("Client pulse 2026-W46: "),
+            "{}",
+            mail.subject
+        );
+        assert!(mail.message_id.starts_with("clientpulse.2026-W46."));
+        assert!(mail.html.contains("Net Promoter Score"));
+        assert!(mail.text.contains("Net Promoter Score"));
+        let nps = metric(&report, "nps")["value"].as_f64().expect("nps");
+        let shown = format!("{nps:.1}");
+        assert!(mail.text.contains(&shown), "text shows NPS {shown}");
+        recipients.push(mail.to.clone());
+        if mail.to == "cs-lead@example.com" {
+            // The customer-success audience sees only its two metrics.
+            assert!(!mail.text.contains("Monthly recurring revenue"));
+        } else {
+            assert!(mail.html.contains("Monthly recurring revenue"));
+        }
+    }
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"]
+    );
+}
+
+#[test]
+fn demo_data_is_deterministic() {
+    let a = tempfile::tempdir().expect("tmp");
+    let b = tempfile::tempdir().expect("tmp");
+    demo_data(a.path(), "5");
+    demo_data(b.path(), "5");
+    for table in clientpulse::catalog::contract_table_names() {
+        let file = format!("{table}/part-0.parquet");
+        let left = std::fs::read(a.path().join(&file)).expect("a");
+        let right = std::fs::read(b.path().join(&file)).expect("b");
+        assert!(
+            left == right,
+            "{table} differs between two runs with one seed"
+        );
+    }
+    let c = tempfile::tempdir().expect("tmp");
+    demo_data(c.path(), "6");
+    assert_ne!(
+        std::fs::read(a.path().join("subscriptions/part-0.parquet")).expect("a"),
+        std::fs::read(c.path().join("subscriptions/part-0.parquet")).expect("c"),
+    );
+}
+
+#[test]
+fn a_warehouse_in_s3_gives_the_same_report_as_on_disk() {
+    let s3 = start_s3();
+    let local = Project::new("warehouse");
+    demo_data(&local.path().join("warehouse"), "21");
+    s3.upload("warehouse-e2e", "prod/cs", &local.path().join("warehouse"));
+
+    let output = run(&mut local.command(&["run", "--period", "2026-W47"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let remote = Project::new("s3://warehouse-e2e/prod/cs");
+    let mut command = remote.command(&["run", "--period", "2026-W47"]);
+    for (key, value) in s3.aws_env() {
+        command.env(key, value);
+    }
+    let output = run(&mut command);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let on_disk = local.report_json("2026-W47");
+    let in_s3 = remote.report_json("2026-W47");
+    assert_eq!(on_disk["metrics"], in_s3["metrics"]);
+
+    // `check` plans every query against the bucket's schema too.
+    let mut check = remote.command(&["check"]);
+    for (key, value) in s3.aws_env() {
+        check.env(key, value);
+    }
+    let output = run(&mut check);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("ok:"));
+
+    // A prefix with no tables is a missing-table data error, not a crash.
+    let empty = Project::new("s3://warehouse-e2e/nothing-here");
+    let mut command = empty.command(&["run", "--period", "2026-W47"]);
+    for (key, value) in s3.aws_env() {
+        command.env(key, value);
+    }
+    assert_clean_failure(
+        &run(&mut command),
+        3,
+        &["not found", "s3://warehouse-e2e/nothing-here"],
+    );
+}
+
+const SMTP_DELIVERY: &str = "delivery:\n  mode: smtp\n  from: Client Pulse <clientpulse@example.com>\n  retries: 1\n  smtp:\n    host: smtp.invalid\n    tls: required\n";
+
+#[test]
+fn smtp_delivery_never_sends_twice_and_resumes_after_a_failure() {
+    let project = Project::new("warehouse");
+    demo_data(&project.path().join("warehouse"), "31");
+    project.write_config("warehouse", SMTP_DELIVERY);
+    let inbox = project.path().join("inbox");
+
+    // A dry run renders and writes the outbox but sends nothing.
+    let server = start_smtp(&inbox, &[]);
+    let smtp_url = format!("smtp://127.0.0.1:{}", server.port);
+    let dry = run(project
+        .command(&["run", "--period", "2026-W47", "--dry-run"])
+        .env("CLIENTPULSE_SMTP_URL", &smtp_url));
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert_eq!(eml_files(&project.out().join("2026-W47/outbox")).len(), 3);
+    assert!(eml_files(&inbox).is_empty(), "a dry run sends nothing");
+    drop(server);
+
+    // The server refuses one recipient: exit 4, the others are recorded.
+    let server = start_smtp(&inbox, &["cfo@example.com"]);
+    let smtp_url = format!("smtp://127.0.0.1:{}", server.port);
+    let first = run(project
+        .command(&["run", "--period", "2026-W47"])
+        .env("CLIENTPULSE_SMTP_URL", &smtp_url));
+    assert_clean_failure(&first, 4, &["cfo@example.com", "1 of 3"]);
+    assert_eq!(eml_files(&inbox).len(), 2);
+    drop(server);
+
+    // The re-run sends only the message that failed.
+    let server = start_smtp(&inbox, &[]);
+    let smtp_url = format!("smtp://127.0.0.1:{}", server.port);
+    let second = run(project
+        .command(&["run", "--period", "2026-W47"])
+        .env("CLIENTPULSE_SMTP_URL", &smtp_url));
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stdout(&second).contains("sent 1, already sent before 2"));
+    let received = eml_files(&inbox);
+    assert_eq!(received.len(), 3);
+
+    // And a third run (a cron that fires twice) sends nothing at all.
+    let third = run(project
+        .command(&["run", "--period", "2026-W47"])
+        .env("CLIENTPULSE_SMTP_URL", &smtp_url));
+    assert!(third.status.success());
+    assert_eq!(eml_files(&inbox).len(), 3);
+
+    let mut recipients: Vec<String> = received
+        .iter()
+        .map(|file| {
+            let mail = read_message(&std::fs::read(file).expect("eml"));
+            assert!(mail.subject.starts_with("Client pulse 2026-W47"));
+            assert!(mail.html.contains("<table"));
+            mail.to
+        })
+        .collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"]
+    );
+    let ledger = std::fs::read_to_string(project.out().join("2026-W47/sent.json")).expect("ledger");
+    assert_eq!(ledger.matches("message_id").count(), 3);
+    assert!(!ledger.contains(&smtp_url), "no server URL in artefacts");
+}
+
+#[test]
+fn an_unreachable_smtp_server_is_exit_4() {
+    let project = Project::new("warehouse");
+    demo_data(&project.path().join("warehouse"), "41");
+    project.write_config("warehouse", SMTP_DELIVERY);
+    let port = crate::support::free_port();
+    let output = run(project.command(&["run", "--period", "2026-W47"]).env(
+        "CLIENTPULSE_SMTP_URL",
+        format!("smtp://user:s3cret@127.0.0.1:{port}"),
+    ));
+    assert_clean_failure(&output, 4, &["3 of 3"]);
+    assert!(
+        !stderr(&output).contains("s3cret"),
+        "the password never reaches a log"
+    );
+}
+
+#[test]
+fn a_backfill_runs_every_week_of_the_range() {
+    let project = Project::new("warehouse");
+    demo_data(&project.path().join("warehouse"), "51");
+    let output = run(&mut project.command(&["run", "--from", "2026-W44", "--to", "2026-W46"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    for week in ["2026-W44", "2026-W45", "2026-W46"] {
+        let report = project.report_json(week);
+        assert_eq!(report["period"]["label"], week);
+    }
+    assert!(!project.out().join("2026-W47").exists());
+}

@@ -1,0 +1,206 @@
+//! A hand-made warehouse with the boundary cases of metrics.md, run through
+//! the whole binary for week 2026-W47, and the golden snapshots of its
+//! report.
+//!
+//! Week 2026-W47 ends at b = 2026-11-23T00:00Z. Windows ending there:
+//! 30 d starts at a = 2026-10-24T00:00Z, 28 d at 2026-10-26T00:00Z and
+//! 90 d at 2026-08-25T00:00Z.
+
+use crate::support::warehouse::{Fixture, Money, V, answer, client, subscription};
+use crate::support::{Project, metric, run, stdout};
+
+/// Subscriptions (monthly revenue after normalisation in brackets):
+///
+/// - A: 100/month, 2026-01-01 → 2026-11-23T00:00 exactly at b. Not active
+///   at b (ended_at > t fails), paying at a: churned.
+/// - B: 50/month, starts exactly at a. Part of the state at a: in S; paying
+///   at b: not churned.
+/// - C: annual 1 200 with 10 % discount (90), 2025-06-01 → open.
+/// - D: 80/month, starts 2026-10-30, inside W: not in S, paying at b.
+/// - E: 70/month, 2026-11-01 → 2026-11-10: joins and leaves inside W; not
+///   in S, not churned.
+/// - F: upgrade on 2026-11-10: 40 until then, 60 from that instant on.
+///   Paying at a and b.
+/// - G: 30/month, 2026-05-01 → 2026-09-01: gone before a.
+/// - H: quarterly 300 (100), 2026-06-01 → open.
+///
+/// S = {A, B, C, F, H} = 5; churned = {A} = 1; churn rate = 1/5 = 0.2.
+/// Paying at b = {B, C, D, F, H} = 5; MRR(b) = 50 + 90 + 80 + 60 + 100 = 380.
+fn subscriptions() -> Vec<Vec<V>> {
+    vec![
+        subscription(
+            "A1",
+            "A",
+            100.0,
+            1,
+            None,
+            "2026-01-01T00:00:00Z",
+            Some("2026-11-23T00:00:00Z"),
+        ),
+        subscription("B1", "B", 50.0, 1, Some(0.0), "2026-10-24T00:00:00Z", None),
+        subscription(
+            "C1",
+            "C",
+            1200.0,
+            12,
+            Some(0.1),
+            "2025-06-01T00:00:00Z",
+            None,
+        ),
+        subscription("D1", "D", 80.0, 1, None, "2026-10-30T00:00:00Z", None),
+        subscription(
+            "E1",
+            "E",
+            70.0,
+            1,
+            None,
+            "2026-11-01T00:00:00Z",
+            Some("2026-11-10T00:00:00Z"),
+        ),
+        subscription(
+            "F1",
+            "F",
+            40.0,
+            1,
+            None,
+            "2026-01-01T00:00:00Z",
+            Some("2026-11-10T00:00:00Z"),
+        ),
+        subscription("F2", "F", 60.0, 1, None, "2026-11-10T00:00:00Z", None),
+        subscription(
+            "G1",
+            "G",
+            30.0,
+            1,
+            None,
+            "2026-05-01T00:00:00Z",
+            Some("2026-09-01T00:00:00Z"),
+        ),
+        subscription("H1", "H", 300.0, 3, None, "2026-06-01T00:00:00Z", None),
+    ]
+}
+
+/// NPS answers, window [2026-08-25, 2026-11-23):
+///
+/// - A/r1: 3 on 2026-09-01, then 10 on 2026-10-01: the second answer of
+///   the same respondent replaces the first → promoter.
+/// - B/r1 (same respondent id at another client: another person): 9 at
+///   2026-11-22T23:59:59 → promoter.
+/// - C/r1: 6 exactly at the window's start → inside, detractor.
+/// - C/r2: 2 on 2026-10-10 inside; 8 exactly at the end, outside → 2,
+///   detractor.
+/// - D/r1: 7 one second before the window → not counted.
+/// - F/r1: two answers at the same instant, F-1 scores 0 and F-2 scores
+///   9: the tie goes to the larger response_id → promoter.
+///
+/// n = 5 (A, B, C/r1, C/r2, F); promoters 3, detractors 2 → NPS 20.
+///
+/// CSAT answers, window [2026-10-26, 2026-11-23):
+/// 5-point 5, 4, 3; 7-point 6, 5; 10-point 7, 6, all inside; a 5 at
+/// 2026-10-25T23:59:59 and a 5 exactly at the end, both outside.
+/// Satisfied: 5, 4, 6 (of 7), 7 (of 10) = 4 of 7 → 0.5714….
+fn answers() -> Vec<Vec<V>> {
+    vec![
+        answer("A-1", "A", "r1", "nps", 3, 10, "2026-09-01T10:00:00Z"),
+        answer("A-2", "A", "r1", "nps", 10, 10, "2026-10-01T10:00:00Z"),
+        answer("B-1", "B", "r1", "nps", 9, 10, "2026-11-22T23:59:59Z"),
+        answer("C-1", "C", "r1", "nps", 6, 10, "2026-08-25T00:00:00Z"),
+        answer("C-2", "C", "r2", "nps", 2, 10, "2026-10-10T00:00:00Z"),
+        answer("C-3", "C", "r2", "nps", 8, 10, "2026-11-23T00:00:00Z"),
+        answer("D-1", "D", "r1", "nps", 7, 10, "2026-08-24T23:59:59Z"),
+        answer("F-1", "F", "r1", "nps", 0, 10, "2026-10-05T12:00:00Z"),
+        answer("F-2", "F", "r1", "nps", 9, 10, "2026-10-05T12:00:00Z"),
+        answer("K-1", "A", "k1", "csat", 5, 5, "2026-11-01T00:00:00Z"),
+        answer("K-2", "A", "k2", "csat", 4, 5, "2026-11-02T00:00:00Z"),
+        answer("K-3", "B", "k1", "csat", 3, 5, "2026-11-03T00:00:00Z"),
+        answer("K-4", "C", "k1", "csat", 6, 7, "2026-11-04T00:00:00Z"),
+        answer("K-5", "C", "k2", "csat", 5, 7, "2026-11-05T00:00:00Z"),
+        answer("K-6", "D", "k1", "csat", 7, 10, "2026-10-26T00:00:00Z"),
+        answer("K-7", "D", "k2", "csat", 6, 10, "2026-11-22T00:00:00Z"),
+        answer("K-8", "F", "k1", "csat", 5, 5, "2026-10-25T23:59:59Z"),
+        answer("K-9", "F", "k2", "csat", 5, 5, "2026-11-23T00:00:00Z"),
+    ]
+}
+
+/// A ticket opened in the week and first answered after its end: for this
+/// report it has no response yet.
+fn tickets() -> Vec<Vec<V>> {
+    vec![vec![
+        V::S("T1"),
+        V::S("A"),
+        V::S("high"),
+        V::T("2026-11-22T20:00:00Z"),
+        V::T("2026-11-23T09:00:00Z"),
+        V::Null,
+    ]]
+}
+
+pub fn write_boundary_warehouse(root: &std::path::Path, money: Money) {
+    let fixture = Fixture::new(root, money);
+    fixture.table("subscriptions", &subscriptions());
+    fixture.table("survey_responses", &answers());
+    fixture.table("tickets", &tickets());
+    let clients: Vec<Vec<V>> = ["A", "B", "C", "D", "E", "F", "G", "H"]
+        .into_iter()
+        .map(|id| client(id, if id < "D" { "Enterprise" } else { "SMB" }))
+        .collect();
+    fixture.table("clients", &clients);
+    fixture.empty_rest();
+}
+
+fn run_fixture(money: Money) -> (Project, serde_json::Value) {
+    let project = Project::new("warehouse");
+    write_boundary_warehouse(&project.path().join("warehouse"), money);
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("2026-W47: 6 metrics"));
+    let report = project.report_json("2026-W47");
+    (project, report)
+}
+
+fn value(report: &serde_json::Value, id: &str) -> f64 {
+    metric(report, id)["value"].as_f64().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn boundary_cases_give_the_hand_worked_figures() {
+    for money in [Money::Decimal, Money::Double] {
+        let (_project, report) = run_fixture(money);
+        assert_eq!(value(&report, "nps"), 20.0, "{money:?}");
+        assert_eq!(metric(&report, "nps")["sample_size"], 5);
+        assert!((value(&report, "csat") - 4.0 / 7.0).abs() < 1e-12);
+        assert_eq!(metric(&report, "csat")["sample_size"], 7);
+        assert!((value(&report, "client_churn_rate") - 0.2).abs() < 1e-12);
+        assert_eq!(metric(&report, "client_churn_rate")["sample_size"], 5);
+        assert_eq!(value(&report, "churned_clients"), 1.0);
+        assert!((value(&report, "mrr") - 380.0).abs() < 1e-9, "{money:?}");
+        assert_eq!(value(&report, "paying_clients"), 5.0);
+    }
+}
+
+#[test]
+fn previous_week_and_trend_use_earlier_ends() {
+    let (_project, report) = run_fixture(Money::Decimal);
+    let mrr = metric(&report, "mrr");
+    // One week earlier (end 2026-11-16): A 100 + B 50 + C 90 + D 80 + F 60
+    // + H 100 = 480 (E ended 2026-11-10).
+    assert!((mrr["previous"].as_f64().unwrap_or_default() - 480.0).abs() < 1e-9);
+    let trend = mrr["trend"].as_array().expect("trend");
+    assert_eq!(trend.len(), 12);
+    assert_eq!(trend[0]["period"], "2026-W36");
+    assert_eq!(trend[11]["period"], "2026-W47");
+    assert_eq!(trend[11]["value"].as_f64(), mrr["value"].as_f64());
+    assert_eq!(
+        metric(&report, "nps")["window_start"],
+        "2026-08-25T00:00:00Z"
+    );
+    assert_eq!(metric(&report, "nps")["window_end"], "2026-11-23T00:00:00Z");
+}
+
+#[test]
+fn golden_report_json_and_html() {
+    let (project, report) = run_fixture(Money::Decimal);
+    insta::assert_json_snapshot!("fixture_report_json", report);
+    let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
+    insta::assert_snapshot!("fixture_report_html", html);
+}

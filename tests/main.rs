@@ -1,0 +1,21 @@
+//! The one integration-test binary. Each module holds one kind of test:
+//!
+//! - `worked_examples`: every worked example of metrics.md for the metrics
+//!   that have SQL, run through the real queries and UDFs.
+//! - `fixture`: a hand-made warehouse with the boundary cases, expected
+//!   figures worked out in comments, through the whole binary; and the
+//!   golden snapshots of its report.json and report.html.
+//! - `bad_input`: every bad input gives one clear error line and the right
+//!   exit code, never a panic.
+//! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
+//!   real S3-compatible server, and delivering through a real SMTP server.
+//! - `independent`: the figures against an independent implementation of
+//!   metrics.md, on a warehouse no other test uses.
+
+mod support;
+
+mod bad_input;
+mod end_to_end;
+mod fixture;
+mod independent;
+mod worked_examples;

@@ -1,0 +1,254 @@
+//! Shared test support: hand-made Parquet warehouses, a project folder with
+//! its own config, the real binary, and the real servers (S3 from moto,
+//! SMTP from aiosmtpd) that `.ci/test` installs.
+
+#![allow(dead_code)]
+
+pub mod warehouse;
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The clientpulse binary, with a fixed clock and no inherited SMTP URL.
+pub fn clientpulse() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clientpulse"));
+    command
+        .env("CLIENTPULSE_NOW", "2026-11-25T13:00:00Z")
+        .env_remove("CLIENTPULSE_SMTP_URL")
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs a command and returns its output.
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("the clientpulse binary runs")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Asserts a clean failure: the exit code, no panic, and every stderr line
+/// a one-line `error: …` that contains each of `needles`.
+pub fn assert_clean_failure(output: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "stderr:\n{err}");
+    assert!(!err.contains("panicked"), "panicked:\n{err}");
+    assert!(err.lines().count() >= 1);
+    for line in err.lines() {
+        assert!(
+            line.starts_with("error: "),
+            "not an error line: {line:?}\n{err}"
+        );
+    }
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    }
+}
+
+/// A project folder: a config that uses the repository's queries and
+/// templates, a benchmarks file, and a warehouse folder to fill.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project reading `warehouse` (a path or URL) with the given
+    /// delivery section and metrics (all six by default).
+    pub fn new(warehouse: &str) -> Project {
+        let project = Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        project.write_config(warehouse, DEFAULT_DELIVERY);
+        std::fs::copy(
+            repo().join("config/benchmarks.yaml"),
+            project.path().join("benchmarks.yaml"),
+        )
+        .expect("copy benchmarks");
+        project
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path().join("clientpulse.yaml")
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path().join("out")
+    }
+
+    pub fn write_config(&self, warehouse: &str, delivery: &str) {
+        let text = format!(
+            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n  - id: nps\n  - id: csat\n  - id: client_churn_rate\n  - id: mrr\n  - id: paying_clients\n  - id: churned_clients\naudiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n    metrics: [nps, csat]\n{delivery}",
+            queries = repo().join("queries").display(),
+            templates = repo().join("report-templates").display(),
+        );
+        std::fs::write(self.config(), text).expect("write config");
+    }
+
+    /// `clientpulse <args> --config <this project's config>`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = clientpulse();
+        command.args(args).arg("--config").arg(self.config());
+        command
+    }
+
+    pub fn report_json(&self, period: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out().join(period).join("report.json"))
+            .expect("report.json exists");
+        serde_json::from_str(&text).expect("report.json is JSON")
+    }
+}
+
+pub const DEFAULT_DELIVERY: &str =
+    "delivery:\n  mode: outbox\n  from: Client Pulse <clientpulse@example.com>\n";
+
+/// The value of metric `id` in a report.json.
+pub fn metric<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["metrics"]
+        .as_array()
+        .and_then(|metrics| metrics.iter().find(|m| m["id"] == id))
+        .unwrap_or_else(|| panic!("metric {id} in report.json"))
+}
+
+/// A program from the test virtualenv that `.ci/test` makes, or PATH.
+fn tool(name: &str) -> PathBuf {
+    let venv = repo().join("target/test-venv/bin").join(name);
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.exists())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!("`{name}` not found: run the tests with `bash .ci/test`, which installs the test servers")
+    })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not listen on port {port} within 60 s");
+}
+
+/// A child process killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto's S3-compatible HTTP server on a free loopback port.
+pub fn start_s3() -> Server {
+    let port = free_port();
+    let mut child = Command::new(tool("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    wait_for_port(port, &mut child, "moto_server");
+    Server { child, port }
+}
+
+impl Server {
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates `bucket` and uploads `folder` under `prefix` (boto3).
+    pub fn upload(&self, bucket: &str, prefix: &str, folder: &Path) {
+        let status = Command::new(tool("python"))
+            .arg(repo().join("tests/support/s3_upload.py"))
+            .args([&self.endpoint(), bucket, prefix])
+            .arg(folder)
+            .status()
+            .expect("run s3_upload.py");
+        assert!(status.success(), "upload to S3 failed");
+    }
+
+    /// The AWS variables that point a client at this server.
+    pub fn aws_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ALLOW_HTTP", "true".to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
+    }
+}
+
+/// A real SMTP server (aiosmtpd) writing what it accepts into `folder`,
+/// refusing the recipients in `reject`.
+pub fn start_smtp(folder: &Path, reject: &[&str]) -> Server {
+    let port = free_port();
+    let mut child = Command::new(tool("python"))
+        .arg(repo().join("tests/support/smtp_sink.py"))
+        .arg(port.to_string())
+        .arg(folder)
+        .args(reject)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the SMTP server");
+    if let Some(out) = child.stdout.take() {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        assert_eq!(line.trim(), "ready", "SMTP server did not start");
+    }
+    wait_for_port(port, &mut child, "SMTP server");
+    Server { child, port }
+}
+
+/// The .eml files in a folder, sorted by name.
+pub fn eml_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
