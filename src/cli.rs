@@ -156,7 +156,7 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             )
             .await?;
             println!(
-                "ok: config, benchmarks and {} queries valid; every query plans against the {} tables it reads",
+                "ok: config, benchmarks and {} queries valid; every query plans against the {} tables they read",
                 summary.queries_planned, summary.tables
             );
             Ok(())
