@@ -4,28 +4,12 @@
 -- window: 30d
 -- unit: fraction
 -- owner: data-team
+-- uses: client_mrr
 --
 -- churned_clients / S. Clients who join and leave inside the window are
--- not in S. A row starting exactly at the window's start is part of the
--- state at the start.
-WITH mrr_at_start AS (
-    SELECT client_id
-    FROM subscriptions
-    WHERE started_at <= $window_start
-      AND (ended_at IS NULL OR ended_at > $window_start)
-    GROUP BY client_id
-    HAVING SUM(CAST(amount AS DOUBLE) * (1 - COALESCE(discount_pct, 0)) / billing_period_months) > 0
-),
-mrr_at_end AS (
-    SELECT client_id
-    FROM subscriptions
-    WHERE started_at <= $window_end
-      AND (ended_at IS NULL OR ended_at > $window_end)
-    GROUP BY client_id
-    HAVING SUM(CAST(amount AS DOUBLE) * (1 - COALESCE(discount_pct, 0)) / billing_period_months) > 0
-)
+-- not in S; a row starting exactly at the start is part of the state then.
 SELECT
-    CAST(SUM(CASE WHEN e.client_id IS NULL THEN 1 ELSE 0 END) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,
+    CAST(COUNT(*) FILTER (WHERE mrr_b = 0) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,
     COUNT(*) AS sample_size
-FROM mrr_at_start s
-LEFT JOIN mrr_at_end e ON s.client_id = e.client_id
+FROM client_movements
+WHERE mrr_a > 0

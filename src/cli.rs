@@ -31,6 +31,9 @@ enum Command {
     /// Validate config, benchmarks, query headers and query plans against
     /// the warehouse, without sending anything.
     Check(CheckArgs),
+    /// Publish every new query version in queries/queries.lock (published
+    /// versions never change).
+    Lock(LockArgs),
     /// Write a deterministic, realistic demo warehouse.
     DemoData(DemoArgs),
 }
@@ -70,6 +73,12 @@ struct CheckArgs {
     warehouse: Option<String>,
     #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
     now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Args)]
+struct LockArgs {
+    #[arg(long, default_value = "config/clientpulse.yaml")]
+    config: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +168,11 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                 "ok: config, benchmarks and {} queries valid; every query plans against the {} tables they read",
                 summary.queries_planned, summary.tables
             );
+            Ok(())
+        }
+        Command::Lock(args) => {
+            let added = pipeline::lock(&args.config)?;
+            println!("published {added} new query version(s)");
             Ok(())
         }
         Command::DemoData(args) => {

@@ -4,6 +4,7 @@
 //! One module per stage of the pipeline; [`pipeline`] alone knows their
 //! order. See README.md, section Architecture, for the invariants.
 
+pub mod calendar;
 pub mod catalog;
 pub mod checks;
 pub mod cli;

@@ -112,6 +112,21 @@ impl Period {
         weeks
     }
 
+    /// The window of the same length that ends where `window` starts.
+    pub fn window_before(&self, window: Window) -> WindowBounds {
+        let current = self.window(window);
+        match window {
+            Window::AsOfEnd => current,
+            Window::Days(days) => {
+                let end_date = self.monday + Days::new(7) - Days::new(u64::from(days));
+                WindowBounds {
+                    start: local_midnight(end_date - Days::new(u64::from(days)), self.timezone),
+                    end: current.start,
+                }
+            }
+        }
+    }
+
     /// The bounds `[a, b)` of `window` ending at this period's end.
     pub fn window(&self, window: Window) -> WindowBounds {
         match window {

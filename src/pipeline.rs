@@ -146,6 +146,8 @@ fn prepare(
     let (library, mut found) = QueryLibrary::load(&config.queries_dir);
     let unreadable: BTreeSet<PathBuf> = found.iter().map(|p| p.file.clone()).collect();
     problems.append(&mut found);
+    // A published version must run exactly as published.
+    problems.extend(library.verify_lock(&config.queries_dir));
     let mut selected = Vec::new();
     for selection in &config.metrics {
         let line = config::line_of_entry(&config.source_text, "id", &selection.id);
@@ -286,7 +288,7 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
     };
     ensure_demo_warehouse(&prepared.config, options.now)?;
 
-    let ctx = metrics::new_session();
+    let ctx = metrics::new_session(&prepared.config.udf_settings());
     let warehouse = Warehouse::open(
         &ctx,
         &prepared.config.warehouse.root,
@@ -326,7 +328,9 @@ async fn run_week(
     let values: Vec<MetricValue> = futures::stream::iter(jobs.iter().map(|&(metric, week)| {
         let (selection, query) = &prepared.selected[metric];
         let window = selection.window.unwrap_or(query.window);
-        metrics::run(ctx, query, week.window(window))
+        let parameters =
+            metrics::Parameters::new(week, window, config.reporting.onboarding_target_days);
+        async move { metrics::run(ctx, query, &parameters).await }
     }))
     .buffered(CONCURRENT_QUERIES)
     .try_collect()
@@ -460,6 +464,16 @@ fn metric_report(
     }
 }
 
+/// `clientpulse lock`: publishes every query version not in the lock yet.
+/// Published versions are never rewritten: a changed one is an error.
+pub fn lock(config_path: &Path) -> Result<usize, RunError> {
+    let prepared = prepare(config_path, None, None)?;
+    prepared
+        .library
+        .publish(&prepared.config.queries_dir)
+        .map_err(|problem| RunError::Invalid(Diagnostics(vec![problem])))
+}
+
 /// What `check` found: a summary line when all is well.
 #[derive(Debug)]
 pub struct CheckSummary {
@@ -475,7 +489,26 @@ pub async fn check(
     now: DateTime<Utc>,
 ) -> Result<CheckSummary, RunError> {
     let prepared = prepare(config_path, warehouse, None)?;
-    let ctx = metrics::new_session();
+    let unpublished: Vec<Diagnostic> = prepared
+        .library
+        .unpublished(&prepared.config.queries_dir)
+        .into_iter()
+        .map(|query| {
+            Diagnostic::in_file(
+                &query.path,
+                format!(
+                    "metric `{}` version {} is not published in {}: run `clientpulse lock` and commit it",
+                    query.id,
+                    query.version,
+                    metrics::library::LOCK_FILE
+                ),
+            )
+        })
+        .collect();
+    if !unpublished.is_empty() {
+        return Err(RunError::Invalid(Diagnostics(unpublished)));
+    }
+    let ctx = metrics::new_session(&prepared.config.udf_settings());
     let warehouse = Warehouse::open(
         &ctx,
         &prepared.config.warehouse.root,
@@ -497,7 +530,12 @@ pub async fn check(
             .find(|(_, q)| q.path == query.path)
             .and_then(|(selection, _)| selection.window)
             .unwrap_or(query.window);
-        if let Err(error) = metrics::plan(&ctx, query, period.window(window)).await {
+        let parameters = metrics::Parameters::new(
+            &period,
+            window,
+            prepared.config.reporting.onboarding_target_days,
+        );
+        if let Err(error) = metrics::plan(&ctx, query, &parameters).await {
             errors.push(error);
         }
     }

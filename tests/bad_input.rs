@@ -46,20 +46,23 @@ fn a_missing_column_is_a_data_error_naming_table_and_column() {
     assert_clean_failure(&output, 3, &["`subscriptions`", "no column `discount_pct`"]);
 }
 
-#[test]
-fn a_query_that_does_not_parse_names_its_file() {
-    let project = project_with_fixture();
+/// A copy of the repository's queries (with shared CTEs and the lock) that
+/// the project's config points at.
+fn own_queries(project: &Project) -> std::path::PathBuf {
     let queries = project.path().join("queries");
-    std::fs::create_dir_all(&queries).expect("mkdir");
-    for entry in std::fs::read_dir(repo().join("queries")).expect("queries") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(&path, queries.join(path.file_name().expect("name"))).expect("copy");
+    for sub in ["", "shared"] {
+        std::fs::create_dir_all(queries.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(repo().join("queries").join(sub)).expect("queries") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(
+                    &path,
+                    queries.join(sub).join(path.file_name().expect("name")),
+                )
+                .expect("copy");
+            }
+        }
     }
-    let nps = queries.join("nps.sql");
-    let broken = std::fs::read_to_string(&nps)
-        .expect("read")
-        .replace("FROM ranked", "FROM ranked WHERE WHERE");
-    std::fs::write(&nps, broken).expect("write");
     let config = std::fs::read_to_string(project.config()).expect("config");
     let config = config
         .lines()
@@ -73,10 +76,74 @@ fn a_query_that_does_not_parse_names_its_file() {
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(project.config(), config).expect("write config");
+    queries
+}
+
+#[test]
+fn a_query_that_does_not_parse_names_its_file() {
+    // A data team adds version 2 of NPS, with a typo.
+    let project = project_with_fixture();
+    let queries = own_queries(&project);
+    let v2 = std::fs::read_to_string(queries.join("nps.sql"))
+        .expect("read")
+        .replace("-- version: 1", "-- version: 2")
+        .replace("FROM nps_answers", "FROM nps_answers WHERE WHERE");
+    std::fs::write(queries.join("nps.v2.sql"), v2).expect("write");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert_clean_failure(&output, 2, &["nps.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v2.sql"]);
+    // `check` wants it published first, then names it as unplannable.
     let output = run(&mut project.command(&["check"]));
-    assert_clean_failure(&output, 2, &["nps.sql"]);
+    assert_clean_failure(
+        &output,
+        2,
+        &["nps.v2.sql", "not published", "clientpulse lock"],
+    );
+    assert!(run(&mut project.command(&["lock"])).status.success());
+    let output = run(&mut project.command(&["check"]));
+    assert_clean_failure(&output, 2, &["nps.v2.sql"]);
+}
+
+#[test]
+fn an_edited_published_query_is_caught() {
+    let project = project_with_fixture();
+    let queries = own_queries(&project);
+    assert!(run(&mut project.command(&["check"])).status.success());
+    let path = queries.join("churned_clients.sql");
+    let edited = std::fs::read_to_string(&path)
+        .expect("read")
+        .replace("mrr_b = 0", "mrr_b <= 0");
+    std::fs::write(&path, edited).expect("write");
+    for command in [
+        vec!["check"],
+        vec!["run", "--period", "2026-W47"],
+        vec!["lock"],
+    ] {
+        let output = run(&mut project.command(&command));
+        assert_clean_failure(
+            &output,
+            2,
+            &[
+                "churned_clients.sql",
+                "version 1 is published",
+                "add version 2",
+            ],
+        );
+    }
+    // Editing a shared CTE changes every query that uses it.
+    let output = {
+        std::fs::write(
+            &path,
+            std::fs::read(repo().join("queries/churned_clients.sql")).expect("orig"),
+        )
+        .expect("restore");
+        let shared = queries.join("shared/nps_answers.sql");
+        let edited = std::fs::read_to_string(&shared)
+            .expect("read")
+            .replace("DESC, response_id DESC", "DESC");
+        std::fs::write(&shared, edited).expect("write");
+        run(&mut project.command(&["check"]))
+    };
+    assert_clean_failure(&output, 2, &["nps.sql", "nps_margin.sql"]);
 }
 
 #[test]

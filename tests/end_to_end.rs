@@ -66,12 +66,14 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
     // A fresh copy of the project's files, run as `clientpulse run` from
     // its root, exactly as README's first command does.
     let root = tempfile::tempdir().expect("tmp");
-    for folder in ["config", "queries", "report-templates"] {
+    for folder in ["config", "queries", "queries/shared", "report-templates"] {
         let target = root.path().join(folder);
         std::fs::create_dir_all(&target).expect("mkdir");
         for entry in std::fs::read_dir(repo().join(folder)).expect("read") {
             let path = entry.expect("entry").path();
-            std::fs::copy(&path, target.join(path.file_name().expect("name"))).expect("copy");
+            if path.is_file() {
+                std::fs::copy(&path, target.join(path.file_name().expect("name"))).expect("copy");
+            }
         }
     }
     let output = run(clientpulse().arg("run").current_dir(root.path()));
@@ -85,7 +87,11 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(week.join("report.json")).expect("json"))
             .expect("valid json");
-    assert_eq!(report["metrics"].as_array().map(Vec::len), Some(6));
+    assert_eq!(
+        report["metrics"].as_array().map(Vec::len),
+        Some(35),
+        "the whole catalogue"
+    );
     for id in [
         "nps",
         "csat",

@@ -21,7 +21,7 @@ pub fn figure(root: &std::path::Path, id: &str) -> MetricValue {
         let (library, problems) = QueryLibrary::load(&repo().join("queries"));
         assert!(problems.is_empty(), "{problems:?}");
         let query = library.select(id, None).expect("query exists");
-        let ctx = metrics::new_session();
+        let ctx = metrics::new_session(&Default::default());
         let warehouse = Warehouse::open(&ctx, &root.display().to_string(), None).expect("open");
         let tables: Vec<(String, NeededBy)> = metrics::tables_read(&ctx, query)
             .expect("parses")
@@ -33,9 +33,13 @@ pub fn figure(root: &std::path::Path, id: &str) -> MetricValue {
             .await
             .expect("tables");
         let week = Period::parse(WEEK, Tz::UTC).expect("week");
-        metrics::run(&ctx, query, week.window(query.window))
-            .await
-            .expect("runs")
+        metrics::run(
+            &ctx,
+            query,
+            &metrics::Parameters::new(&week, query.window, 30),
+        )
+        .await
+        .expect("runs")
     })
 }
 

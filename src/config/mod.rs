@@ -19,7 +19,9 @@ use thiserror::Error;
 pub use benchmarks::{Benchmark, Benchmarks, Direction, SegmentTarget};
 pub use yaml::line_of_entry;
 
+use crate::calendar::BusinessCalendar;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::metrics::udf::UdfSettings;
 use crate::period::Window;
 
 #[derive(Debug, Error)]
@@ -49,6 +51,7 @@ struct RawConfig {
     metrics: Option<Vec<RawMetric>>,
     audiences: Option<Vec<RawAudience>>,
     delivery: Option<RawDelivery>,
+    business_calendar: Option<RawCalendar>,
 }
 
 impl RawConfig {
@@ -62,6 +65,7 @@ impl RawConfig {
         self.metrics = self.metrics.take().or(other.metrics);
         self.audiences = self.audiences.take().or(other.audiences);
         self.delivery = self.delivery.take().or(other.delivery);
+        self.business_calendar = self.business_calendar.take().or(other.business_calendar);
     }
 }
 
@@ -83,6 +87,34 @@ struct RawReporting {
     timezone: String,
     #[serde(default = "default_title")]
     title: String,
+    /// Onboarding deadline when a row has no `target_days`.
+    #[serde(default = "default_target_days")]
+    onboarding_target_days: u32,
+    /// Client columns every client metric is broken down by.
+    #[serde(default = "default_breakdowns")]
+    breakdowns: Vec<String>,
+    /// Features whose adoption is reported.
+    #[serde(default)]
+    features: Vec<String>,
+}
+
+fn default_target_days() -> u32 {
+    30
+}
+
+fn default_breakdowns() -> Vec<String> {
+    vec!["segment".to_string()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    timezone: Option<String>,
+    working_days: Vec<String>,
+    /// `09:00-17:30`.
+    hours: String,
+    #[serde(default)]
+    holidays: Vec<chrono::NaiveDate>,
 }
 
 fn default_timezone() -> String {
@@ -155,6 +187,18 @@ pub struct Config {
     pub metrics: Vec<MetricSelection>,
     pub audiences: Vec<Audience>,
     pub delivery: Delivery,
+    /// Business hours for durations; `None` for calendar time.
+    pub calendar: Option<BusinessCalendar>,
+}
+
+impl Config {
+    /// What the UDFs of a session need from this config.
+    pub fn udf_settings(&self) -> UdfSettings {
+        UdfSettings {
+            timezone: self.reporting.timezone,
+            calendar: self.calendar.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +214,9 @@ pub struct Reporting {
     pub currency: String,
     pub timezone: Tz,
     pub title: String,
+    pub onboarding_target_days: u32,
+    pub breakdowns: Vec<String>,
+    pub features: Vec<String>,
 }
 
 /// A metric the config asks for, with optional window and version pins.
@@ -296,10 +343,26 @@ fn validate(
                     ),
                 ));
             }
+            for column in &reporting.breakdowns {
+                let identifier = !column.is_empty()
+                    && column
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !identifier {
+                    problems.push(Diagnostic::at_line(
+                        path,
+                        line,
+                        format!("reporting.breakdowns: `{column}` is not a column name"),
+                    ));
+                }
+            }
             timezone.ok().map(|timezone| Reporting {
                 currency,
                 timezone,
                 title: reporting.title,
+                onboarding_target_days: reporting.onboarding_target_days,
+                breakdowns: reporting.breakdowns,
+                features: reporting.features,
             })
         }
         None => {
@@ -425,6 +488,20 @@ fn validate(
         }
     };
 
+    let calendar = raw.business_calendar.and_then(|raw| {
+        let line = yaml::line_of_top_level_key(text, "business_calendar");
+        let default_zone = reporting.as_ref().map(|r| r.timezone).unwrap_or(Tz::UTC);
+        calendar(raw, default_zone)
+            .map_err(|message| {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!("business_calendar: {message}"),
+                ))
+            })
+            .ok()
+    });
+
     let benchmarks_file =
         normalize(&base.join(raw.benchmarks.as_deref().unwrap_or("benchmarks.yaml")));
     let benchmarks = match std::fs::read_to_string(&benchmarks_file) {
@@ -458,6 +535,43 @@ fn validate(
         metrics,
         audiences,
         delivery: delivery?,
+        calendar,
+    })
+}
+
+fn calendar(raw: RawCalendar, default_zone: Tz) -> Result<BusinessCalendar, String> {
+    let timezone = match raw.timezone {
+        Some(name) => name
+            .parse::<Tz>()
+            .map_err(|_| format!("timezone `{name}` is not an IANA time zone name"))?,
+        None => default_zone,
+    };
+    let mut working_days = [false; 7];
+    for day in &raw.working_days {
+        let index = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .position(|d| day.to_ascii_lowercase().starts_with(d))
+            .ok_or_else(|| format!("working day `{day}` is not mon, tue, … sun"))?;
+        working_days[index] = true;
+    }
+    let parse_time = |text: &str| {
+        chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M")
+            .map_err(|_| format!("hours `{}` must be like 09:00-17:30", raw.hours))
+    };
+    let (opens, closes) = raw
+        .hours
+        .split_once('-')
+        .ok_or_else(|| format!("hours `{}` must be like 09:00-17:30", raw.hours))?;
+    let (opens, closes) = (parse_time(opens)?, parse_time(closes)?);
+    if opens >= closes {
+        return Err(format!("hours `{}` close before they open", raw.hours));
+    }
+    Ok(BusinessCalendar {
+        timezone,
+        working_days,
+        opens,
+        closes,
+        holidays: raw.holidays.into_iter().collect(),
     })
 }
 

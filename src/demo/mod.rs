@@ -557,8 +557,9 @@ impl ClientStory {
             }
             ticket += 1;
             let priority = ["low", "normal", "normal", "high", "urgent"][rng.random_range(0..5)];
-            let response = t + (rng.random_range(5.0f64..600.0).powf(1.3) as i64) * MINUTE;
-            let answered = rng.random::<f64>() > 0.05;
+            let response = t + (rng.random_range(2.0f64..400.0).powf(1.15) as i64) * MINUTE;
+            let recent = end - t < 14 * DAY;
+            let answered = rng.random::<f64>() > if recent { 0.15 } else { 0.0 };
             let first_response = (answered && response < end).then_some(response);
             let resolution = response + rng.random_range(1..96) * HOUR * rng.random_range(1..4);
             let resolved =

@@ -79,9 +79,12 @@ pub struct QueryFile {
     pub unit: Unit,
     pub owner: Option<String>,
     pub path: PathBuf,
-    /// The whole file, header included, as executed.
+    /// Shared CTE fragments (`queries/shared/<name>.sql`) the query uses.
+    pub uses: Vec<String>,
+    /// The SQL as executed: the file with its shared CTEs composed in.
     pub sql: String,
-    /// SHA-256 of the file's bytes, so a report can be tied to its SQL.
+    /// SHA-256 of `sql`, so a report is tied to exactly what ran, shared
+    /// definitions included.
     pub sha256: String,
 }
 
@@ -109,6 +112,7 @@ impl QueryLibrary {
             }
         };
         entries.sort();
+        let fragments = load_fragments(&dir.join("shared"), &mut problems);
         let mut library = QueryLibrary::default();
         for path in entries {
             let text = match std::fs::read_to_string(&path) {
@@ -119,7 +123,19 @@ impl QueryLibrary {
                 }
             };
             match parse_query_file(&path, &text) {
-                Ok(query) => {
+                Ok(mut query) => {
+                    let mut used = Vec::new();
+                    for name in &query.uses {
+                        match fragments.get(name) {
+                            Some(fragment) => used.push(fragment.as_str()),
+                            None => problems.push(Diagnostic::in_file(
+                                &path,
+                                format!("uses `{name}`, but there is no shared/{name}.sql"),
+                            )),
+                        }
+                    }
+                    query.sql = compose(&text, &used);
+                    query.sha256 = sha256(&query.sql);
                     let versions = library.by_id.entry(query.id.clone()).or_default();
                     if let Some(other) = versions.get(&query.version) {
                         problems.push(Diagnostic::in_file(
@@ -168,7 +184,41 @@ impl QueryLibrary {
     }
 }
 
-const HEADER_KEYS: &[&str] = &["id", "version", "description", "window", "unit", "owner"];
+/// Shared CTE fragments by name (`shared/<name>.sql`).
+fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+    let mut fragments = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return fragments;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().is_none_or(|ext| ext != "sql") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                fragments.insert(name, text);
+            }
+            Err(error) => {
+                problems.push(Diagnostic::in_file(&path, format!("cannot read: {error}")))
+            }
+        }
+    }
+    fragments
+}
+
+const HEADER_KEYS: &[&str] = &[
+    "id",
+    "version",
+    "description",
+    "window",
+    "unit",
+    "owner",
+    "uses",
+];
 
 /// Parses a query file's header; every problem of the file is returned.
 pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagnostic>> {
@@ -295,17 +345,182 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                 unit,
                 owner: fields.get("owner").map(|(_, owner)| owner.clone()),
                 path: path.to_path_buf(),
+                uses: fields
+                    .get("uses")
+                    .map(|(_, uses)| {
+                        uses.split(',')
+                            .map(|name| name.trim().to_string())
+                            .filter(|name| !name.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 sql: text.to_string(),
-                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                sha256: sha256(text),
             })
         }
         _ => Err(problems),
     }
 }
 
+fn sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Where a query's SQL starts: the first line that is neither blank nor a
+/// comment.
+fn body_start(text: &str) -> usize {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !trimmed.is_empty() && !trimmed.starts_with("--") {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
+/// Composes shared CTE fragments into a query: `WITH <shared>, <own CTEs>
+/// SELECT …` when the query has a WITH of its own, `WITH <shared> SELECT …`
+/// when not. The fragments are trusted files of the repository, never
+/// data.
+fn compose(text: &str, fragments: &[&str]) -> String {
+    if fragments.is_empty() {
+        return text.to_string();
+    }
+    let start = body_start(text);
+    let (head, body) = text.split_at(start);
+    let shared = fragments
+        .iter()
+        .map(|f| f.trim().trim_end_matches(','))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let has_with = body.len() >= 4
+        && body[..4].eq_ignore_ascii_case("with")
+        && body[4..].starts_with(char::is_whitespace);
+    if has_with {
+        format!("{head}WITH\n{shared},\n{}", &body[4..])
+    } else {
+        format!("{head}WITH\n{shared}\n{body}")
+    }
+}
+
+/// The lock file of published query versions, beside the queries.
+pub const LOCK_FILE: &str = "queries.lock";
+
+/// `id version sha256` of every published version.
+pub fn read_lock(dir: &Path) -> Result<BTreeMap<(String, u32), String>, Diagnostic> {
+    let path = dir.join(LOCK_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(error) => return Err(Diagnostic::in_file(&path, format!("cannot read: {error}"))),
+    };
+    let mut lock = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            [id, version, sha] if sha.len() == 64 => match version.parse::<u32>() {
+                Ok(version) => {
+                    lock.insert((id.to_string(), version), sha.to_string());
+                }
+                Err(_) => {
+                    return Err(Diagnostic::at_line(
+                        &path,
+                        Some(index + 1),
+                        "expected `id version sha256`",
+                    ));
+                }
+            },
+            _ => {
+                return Err(Diagnostic::at_line(
+                    &path,
+                    Some(index + 1),
+                    "expected `id version sha256`",
+                ));
+            }
+        }
+    }
+    Ok(lock)
+}
+
+impl QueryLibrary {
+    /// Checks every version against the lock: a published version whose SQL
+    /// changed is an error (add a version instead); an unpublished one is
+    /// reported by [`QueryLibrary::unpublished`].
+    pub fn verify_lock(&self, dir: &Path) -> Vec<Diagnostic> {
+        let lock = match read_lock(dir) {
+            Ok(lock) => lock,
+            Err(problem) => return vec![problem],
+        };
+        self.all()
+            .filter_map(|query| {
+                let published = lock.get(&(query.id.clone(), query.version))?;
+                (published != &query.sha256).then(|| {
+                    Diagnostic::in_file(
+                        &query.path,
+                        format!(
+                            "metric `{}` version {} is published in {LOCK_FILE} but its SQL (or a shared CTE it uses) changed; keep it as it was and add version {} in a new file",
+                            query.id,
+                            query.version,
+                            self.versions(&query.id).last().copied().unwrap_or(query.version) + 1
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Versions not in the lock yet.
+    pub fn unpublished(&self, dir: &Path) -> Vec<&QueryFile> {
+        let lock = read_lock(dir).unwrap_or_default();
+        self.all()
+            .filter(|q| !lock.contains_key(&(q.id.clone(), q.version)))
+            .collect()
+    }
+
+    /// Adds every unpublished version to the lock; published ones stay as
+    /// they are. Returns how many were added.
+    pub fn publish(&self, dir: &Path) -> Result<usize, Diagnostic> {
+        let mut lock = read_lock(dir)?;
+        let before = lock.len();
+        for query in self.all() {
+            lock.entry((query.id.clone(), query.version))
+                .or_insert_with(|| query.sha256.clone());
+        }
+        let mut text = String::from(
+            "# Published query versions: id, version, SHA-256 of the SQL as run.\n# A published version never changes: add a new version instead.\n# `clientpulse lock` adds new versions.\n",
+        );
+        for ((id, version), sha) in &lock {
+            text.push_str(&format!("{id} {version} {sha}\n"));
+        }
+        let path = dir.join(LOCK_FILE);
+        std::fs::write(&path, text)
+            .map_err(|error| Diagnostic::in_file(&path, format!("cannot write: {error}")))?;
+        Ok(lock.len() - before)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn composes_shared_ctes() {
+        let shared = "-- client MRR\nm AS (SELECT 1 AS x)\n";
+        assert_eq!(
+            compose("-- id: a\nWITH own AS (SELECT 2)\nSELECT 1", &[shared]),
+            "-- id: a\nWITH\n-- client MRR\nm AS (SELECT 1 AS x),\n own AS (SELECT 2)\nSELECT 1"
+        );
+        assert_eq!(
+            compose("-- id: a\nSELECT 1", &[shared]),
+            "-- id: a\nWITH\n-- client MRR\nm AS (SELECT 1 AS x)\nSELECT 1"
+        );
+    }
 
     #[test]
     fn parses_header() {

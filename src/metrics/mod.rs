@@ -25,7 +25,9 @@ use thiserror::Error;
 
 pub use library::{QueryFile, QueryLibrary, Unit};
 
-use crate::period::WindowBounds;
+use chrono::{DateTime, Utc};
+
+use crate::period::{Period, Window, WindowBounds};
 
 #[derive(Debug, Error)]
 pub enum MetricsError {
@@ -100,13 +102,13 @@ pub struct MetricValue {
 }
 
 /// A new DataFusion session with every clientpulse UDF registered.
-pub fn new_session() -> SessionContext {
+pub fn new_session(settings: &udf::UdfSettings) -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)
         // Timestamps compare as UTC instants whatever the warehouse stored.
         .set_str("datafusion.execution.time_zone", "UTC");
     let ctx = SessionContext::new_with_config(config);
-    udf::register_udfs(&ctx);
+    udf::register_udfs(&ctx, settings);
     ctx
 }
 
@@ -141,27 +143,70 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn window_parameters(bounds: WindowBounds) -> ParamValues {
-    let instant = |t: chrono::DateTime<chrono::Utc>| {
-        ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
-    };
-    ParamValues::from(vec![
-        ("window_start", instant(bounds.start)),
-        ("window_end", instant(bounds.end)),
-    ])
+/// The values a query's placeholders are bound to. Every query gets all of
+/// them and uses the ones it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parameters {
+    /// `$window_start`, `$window_end`: the window `[a, b)`.
+    pub window: WindowBounds,
+    /// `$previous_window_start`: the start of the window of the same length
+    /// just before this one (which ends at `a`).
+    pub previous_window_start: DateTime<Utc>,
+    /// `$churn_window_start`: `b` less 30 days, for monthly churn inside
+    /// longer windows (CLV's lifespan).
+    pub churn_window_start: DateTime<Utc>,
+    /// `$window_days`: the window's length in days (0 for `as_of_end`).
+    pub window_days: i64,
+    /// `$onboarding_target_days`: the config's default onboarding deadline.
+    pub onboarding_target_days: i64,
+}
+
+impl Parameters {
+    /// The parameters of `window` ending at `period`'s end.
+    pub fn new(period: &Period, window: Window, onboarding_target_days: u32) -> Parameters {
+        let bounds = period.window(window);
+        let days = match window {
+            Window::AsOfEnd => 0,
+            Window::Days(days) => days,
+        };
+        Parameters {
+            window: bounds,
+            previous_window_start: period.window_before(window).start,
+            churn_window_start: period.window(Window::Days(30)).start,
+            window_days: i64::from(days),
+            onboarding_target_days: i64::from(onboarding_target_days),
+        }
+    }
+
+    fn values(&self) -> ParamValues {
+        let instant = |t: DateTime<Utc>| {
+            ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
+        };
+        ParamValues::from(vec![
+            ("window_start", instant(self.window.start)),
+            ("window_end", instant(self.window.end)),
+            ("previous_window_start", instant(self.previous_window_start)),
+            ("churn_window_start", instant(self.churn_window_start)),
+            ("window_days", ScalarValue::Int64(Some(self.window_days))),
+            (
+                "onboarding_target_days",
+                ScalarValue::Int64(Some(self.onboarding_target_days)),
+            ),
+        ])
+    }
 }
 
 /// Plans a query with its window bound, without running it.
 pub async fn plan(
     ctx: &SessionContext,
     query: &QueryFile,
-    bounds: WindowBounds,
+    parameters: &Parameters,
 ) -> Result<DataFrame, MetricsError> {
     let frame = ctx
         .sql(&query.sql)
         .await
         .map_err(|e| query_error(query, &e))?
-        .with_param_values(window_parameters(bounds))
+        .with_param_values(parameters.values())
         .map_err(|e| query_error(query, &e))?;
     check_columns(query, &frame)?;
     // Building the physical plan catches type errors the logical plan lets
@@ -198,9 +243,9 @@ fn check_columns(query: &QueryFile, frame: &DataFrame) -> Result<(), MetricsErro
 pub async fn run(
     ctx: &SessionContext,
     query: &QueryFile,
-    bounds: WindowBounds,
+    parameters: &Parameters,
 ) -> Result<MetricValue, MetricsError> {
-    let frame = plan(ctx, query, bounds).await?;
+    let frame = plan(ctx, query, parameters).await?;
     let batches = frame.collect().await.map_err(|e| MetricsError::Execution {
         file: query.path.clone(),
         message: one_line(&e.to_string()),

@@ -93,8 +93,25 @@ impl Project {
     }
 
     pub fn write_config(&self, warehouse: &str, delivery: &str) {
+        self.write_config_with(
+            warehouse,
+            &[
+                "nps",
+                "csat",
+                "client_churn_rate",
+                "mrr",
+                "paying_clients",
+                "churned_clients",
+            ],
+            delivery,
+        );
+    }
+
+    /// A config running `metrics`, in that order.
+    pub fn write_config_with(&self, warehouse: &str, metrics: &[&str], delivery: &str) {
+        let metrics: String = metrics.iter().map(|id| format!("  - id: {id}\n")).collect();
         let text = format!(
-            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n  - id: nps\n  - id: csat\n  - id: client_churn_rate\n  - id: mrr\n  - id: paying_clients\n  - id: churned_clients\naudiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n    metrics: [nps, csat]\n{delivery}",
+            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n    metrics: [nps, csat]\n{delivery}",
             queries = repo().join("queries").display(),
             templates = repo().join("report-templates").display(),
         );

@@ -200,3 +200,72 @@ impl Accumulator for NpsAccumulator {
         std::mem::size_of_val(self)
     }
 }
+
+/// `csat_satisfied(score, scale_max)`: whether a CSAT answer is satisfied:
+/// 4-5 of 5, 6-7 of 7, 7-10 of 10. NULL in, NULL out; any other scale is
+/// an error (metrics.md calls it a data error).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CsatSatisfied {
+    signature: Signature,
+}
+
+impl Default for CsatSatisfied {
+    fn default() -> Self {
+        CsatSatisfied {
+            signature: Signature::uniform(2, vec![DataType::Int64], Volatility::Immutable),
+        }
+    }
+}
+
+/// The lowest satisfied score of a CSAT scale, if the scale is allowed.
+pub fn satisfied_from(scale_max: i64) -> Option<i64> {
+    match scale_max {
+        5 => Some(4),
+        7 => Some(6),
+        10 => Some(7),
+        _ => None,
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for CsatSatisfied {
+    fn name(&self) -> &str {
+        "csat_satisfied"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> Result<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::arrow::array::{Array, BooleanArray};
+        let arrays = datafusion::logical_expr::ColumnarValue::values_to_arrays(&args.args)?;
+        let [score, scale] = arrays.as_slice() else {
+            return exec_err!("csat_satisfied(score, scale_max) takes 2 arguments");
+        };
+        let (score, scale) = (
+            score.as_primitive::<Int64Type>(),
+            scale.as_primitive::<Int64Type>(),
+        );
+        let mut out = Vec::with_capacity(score.len());
+        for row in 0..score.len() {
+            if score.is_null(row) || scale.is_null(row) {
+                out.push(None);
+                continue;
+            }
+            let Some(threshold) = satisfied_from(scale.value(row)) else {
+                return exec_err!(
+                    "csat_satisfied(): scale_max {} is not a CSAT scale (5, 7 or 10)",
+                    scale.value(row)
+                );
+            };
+            out.push(Some(score.value(row) >= threshold));
+        }
+        Ok(datafusion::logical_expr::ColumnarValue::Array(Arc::new(
+            BooleanArray::from(out),
+        )))
+    }
+}

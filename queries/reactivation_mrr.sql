@@ -1,0 +1,11 @@
+-- id: reactivation_mrr
+-- version: 1
+-- description: MRR at the window's end of returning clients (paid before, not at its start)
+-- window: 30d
+-- unit: money
+-- owner: data-team
+-- uses: client_mrr
+SELECT
+    COALESCE(SUM(mrr_b) FILTER (WHERE mrr_a = 0 AND mrr_b > 0 AND paid_before), 0) AS value,
+    COUNT(*) FILTER (WHERE mrr_a = 0 AND mrr_b > 0 AND paid_before) AS sample_size
+FROM client_movements

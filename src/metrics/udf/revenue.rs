@@ -1,0 +1,74 @@
+//! Revenue UDFs: `monthly_mrr(amount, discount_pct, billing_period_months)`,
+//! the monthly-normalised recurring revenue of one subscription row:
+//! `amount * (1 - coalesce(discount_pct, 0)) / billing_period_months`.
+//!
+//! Money may be DECIMAL or DOUBLE in the warehouse; both are coerced to
+//! DOUBLE. A NULL amount or period gives NULL; a NULL discount is 0; a
+//! period that is not positive is an error, not a division by zero.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Float64Array};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MonthlyMrr {
+    signature: Signature,
+}
+
+impl Default for MonthlyMrr {
+    fn default() -> Self {
+        MonthlyMrr {
+            signature: Signature::uniform(3, vec![DataType::Float64], Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for MonthlyMrr {
+    fn name(&self) -> &str {
+        "monthly_mrr"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [amount, discount, months] = arrays.as_slice() else {
+            return exec_err!(
+                "monthly_mrr(amount, discount_pct, billing_period_months) takes 3 arguments"
+            );
+        };
+        let (amount, discount, months) = (
+            amount.as_primitive::<Float64Type>(),
+            discount.as_primitive::<Float64Type>(),
+            months.as_primitive::<Float64Type>(),
+        );
+        let mut out = Vec::with_capacity(amount.len());
+        for row in 0..amount.len() {
+            if amount.is_null(row) || months.is_null(row) {
+                out.push(None);
+                continue;
+            }
+            let period = months.value(row);
+            if period <= 0.0 {
+                return exec_err!(
+                    "monthly_mrr(): billing_period_months is {period}, not a positive number of months"
+                );
+            }
+            let discount = if discount.is_null(row) {
+                0.0
+            } else {
+                discount.value(row)
+            };
+            out.push(Some(amount.value(row) * (1.0 - discount) / period));
+        }
+        Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))))
+    }
+}
