@@ -9,8 +9,11 @@
 //!   exit code, never a panic.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
 //!   real S3-compatible server, and delivering through a real SMTP server.
-//! - `independent`: the figures against an independent implementation of
-//!   metrics.md, on a warehouse no other test uses.
+//! - `independent`: every numeric metric against an independent
+//!   implementation of metrics.md, on warehouses no other test uses (also
+//!   with DOUBLE money and a partitioned table), and the identities that
+//!   must hold between metrics.
+//! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
 
 mod support;
 
@@ -18,4 +21,5 @@ mod bad_input;
 mod end_to_end;
 mod fixture;
 mod independent;
+mod sql_logic;
 mod worked_examples;
