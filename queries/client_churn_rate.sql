@@ -8,8 +8,16 @@
 --
 -- churned_clients / S. Clients who join and leave inside the window are
 -- not in S; a row starting exactly at the start is part of the state then.
+-- Also annualised: 1 - (1 - monthly)^12, never 12 * monthly.
+WITH rate AS (
+    SELECT
+        CAST(COUNT(*) FILTER (WHERE mrr_b = 0) AS DOUBLE) / NULLIF(COUNT(*), 0) AS monthly,
+        COUNT(*) AS clients
+    FROM client_movements
+    WHERE mrr_a > 0
+)
 SELECT
-    CAST(COUNT(*) FILTER (WHERE mrr_b = 0) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,
-    COUNT(*) AS sample_size
-FROM client_movements
-WHERE mrr_a > 0
+    monthly AS value,
+    1 - POWER(1 - monthly, 12) AS annualised,
+    clients AS sample_size
+FROM rate

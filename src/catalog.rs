@@ -10,12 +10,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::JoinType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionContext, cast, col, ident, lit};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
@@ -385,6 +387,112 @@ impl Warehouse {
             .map_err(|e| unreadable(e.to_string()))?;
         Ok(())
     }
+}
+
+/// A value of a client column that splits clients into segments; `None`
+/// is the segment of clients with no value.
+pub type SegmentValue = Option<String>;
+
+/// The distinct values of `column` in `clients`, sorted, NULL last.
+pub async fn segment_values(
+    ctx: &SessionContext,
+    column: &str,
+) -> Result<Vec<SegmentValue>, CatalogError> {
+    let unreadable = |reason: String| CatalogError::Unreadable {
+        table: "clients".to_string(),
+        location: format!("column `{column}`"),
+        reason,
+    };
+    let clients = ctx
+        .table("clients")
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    if clients
+        .schema()
+        .field_with_unqualified_name(column)
+        .is_err()
+    {
+        return Err(CatalogError::MissingColumn {
+            table: "clients".to_string(),
+            column: column.to_string(),
+            location: "the warehouse".to_string(),
+            needed_by: NeededBy(vec!["reporting.breakdowns".to_string()]),
+        });
+    }
+    let batches = clients
+        .select(vec![cast(ident(column), DataType::Utf8).alias("value")])
+        .and_then(|frame| frame.distinct())
+        .map_err(|e| unreadable(e.to_string()))?
+        .collect()
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    let mut values: Vec<SegmentValue> = Vec::new();
+    for batch in &batches {
+        let column = batch.column(0).as_string::<i32>();
+        for row in 0..column.len() {
+            values.push(column.is_valid(row).then(|| column.value(row).to_string()));
+        }
+    }
+    values.sort_by(|a, b| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) => a.cmp(b),
+    });
+    Ok(values)
+}
+
+/// Registers in `target` each of `tables` of `base`, restricted to the
+/// clients whose `column` is `value`: every query then computes its metric
+/// over that segment exactly as it does over all clients. The value is an
+/// expression literal, never SQL text.
+pub async fn register_segment(
+    base: &SessionContext,
+    target: &SessionContext,
+    tables: &BTreeSet<String>,
+    column: &str,
+    value: &SegmentValue,
+) -> Result<(), CatalogError> {
+    let failed = |table: &str, reason: String| CatalogError::Unreadable {
+        table: table.to_string(),
+        location: format!("segment {column} = {value:?}"),
+        reason,
+    };
+    let in_segment = match value {
+        Some(value) => cast(ident(column), DataType::Utf8).eq(lit(value.clone())),
+        None => ident(column).is_null(),
+    };
+    let clients = base
+        .table("clients")
+        .await
+        .and_then(|frame| frame.filter(in_segment))
+        .map_err(|e| failed("clients", e.to_string()))?;
+    let members = clients
+        .clone()
+        .select(vec![col("client_id").alias("segment_client_id")])
+        .map_err(|e| failed("clients", e.to_string()))?;
+    for table in tables {
+        let restricted = if table == "clients" {
+            clients.clone()
+        } else {
+            base.table(table.as_str())
+                .await
+                .and_then(|frame| {
+                    frame.join(
+                        members.clone(),
+                        JoinType::LeftSemi,
+                        &["client_id"],
+                        &["segment_client_id"],
+                        None,
+                    )
+                })
+                .map_err(|e| failed(table, e.to_string()))?
+        };
+        target
+            .register_table(table.as_str(), restricted.into_view())
+            .map_err(|e| failed(table, e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Compares a table's schema with the contract's columns for it.

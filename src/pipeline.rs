@@ -214,12 +214,23 @@ fn prepare(
     }
 }
 
-/// The tables the given queries read, each with the files that need it.
+/// The tables the given queries read, each with the files that need it;
+/// `clients` too when the config breaks metrics down by a client column.
 fn tables_needed<'a>(
     ctx: &datafusion::prelude::SessionContext,
+    config: &Config,
     queries: impl IntoIterator<Item = &'a QueryFile>,
 ) -> Result<Vec<(String, NeededBy)>, Vec<MetricsError>> {
     let mut needed: BTreeMap<String, NeededBy> = BTreeMap::new();
+    if !config.reporting.breakdowns.is_empty() {
+        needed.insert(
+            "clients".to_string(),
+            NeededBy(vec![format!(
+                "{} (reporting.breakdowns)",
+                config.source.display()
+            )]),
+        );
+    }
     let mut errors = Vec::new();
     for query in queries {
         match metrics::tables_read(ctx, query) {
@@ -295,8 +306,12 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
         prepared.config.warehouse.endpoint.as_deref(),
     )
     .map_err(|e| RunError::Catalog(vec![e]))?;
-    let needed =
-        tables_needed(&ctx, prepared.selected.iter().map(|(_, q)| q)).map_err(RunError::Plans)?;
+    let needed = tables_needed(
+        &ctx,
+        &prepared.config,
+        prepared.selected.iter().map(|(_, q)| q),
+    )
+    .map_err(RunError::Plans)?;
     warehouse
         .register_tables(&ctx, &needed)
         .await
@@ -308,13 +323,14 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
 
     let mut outcomes = Vec::new();
     for period in &periods {
-        outcomes.push(run_week(&ctx, &prepared, period, options).await?);
+        outcomes.push(run_week(&ctx, &tables, &prepared, period, options).await?);
     }
     Ok(outcomes)
 }
 
 async fn run_week(
     ctx: &datafusion::prelude::SessionContext,
+    tables: &BTreeSet<String>,
     prepared: &Prepared,
     period: &Period,
     options: &RunOptions,
@@ -336,12 +352,13 @@ async fn run_week(
     .try_collect()
     .await?;
 
+    let mut segments = segment_figures(ctx, tables, prepared, period).await?;
     let mut reports = Vec::with_capacity(prepared.selected.len());
     for (index, (selection, query)) in prepared.selected.iter().enumerate() {
         let series = &values[index * weeks.len()..(index + 1) * weeks.len()];
-        reports.push(metric_report(
-            config, selection, query, period, &weeks, series,
-        ));
+        let mut report = metric_report(config, selection, query, period, &weeks, series);
+        report.segments = std::mem::take(&mut segments[index]);
+        reports.push(report);
     }
     let report = Report {
         title: config.reporting.title.clone(),
@@ -395,6 +412,60 @@ async fn run_week(
         report,
         delivery,
     })
+}
+
+/// Every metric of the week over each segment of clients, for every
+/// breakdown column of the config; by metric, in config order.
+async fn segment_figures(
+    ctx: &datafusion::prelude::SessionContext,
+    tables: &BTreeSet<String>,
+    prepared: &Prepared,
+    period: &Period,
+) -> Result<Vec<Vec<report::SegmentReport>>, RunError> {
+    let config = &prepared.config;
+    let mut by_metric = vec![Vec::new(); prepared.selected.len()];
+    for dimension in &config.reporting.breakdowns {
+        let values = catalog::segment_values(ctx, dimension)
+            .await
+            .map_err(|e| RunError::Catalog(vec![e]))?;
+        for value in values {
+            let segment_ctx = metrics::sibling_session(ctx, &config.udf_settings());
+            catalog::register_segment(ctx, &segment_ctx, tables, dimension, &value)
+                .await
+                .map_err(|e| RunError::Catalog(vec![e]))?;
+            let figures: Vec<MetricValue> =
+                futures::stream::iter(prepared.selected.iter().map(|(selection, query)| {
+                    let window = selection.window.unwrap_or(query.window);
+                    let parameters = metrics::Parameters::new(
+                        period,
+                        window,
+                        config.reporting.onboarding_target_days,
+                    );
+                    let segment_ctx = &segment_ctx;
+                    async move { metrics::run(segment_ctx, query, &parameters).await }
+                }))
+                .buffered(CONCURRENT_QUERIES)
+                .try_collect()
+                .await?;
+            let label = value.clone().unwrap_or_else(|| "(none)".to_string());
+            for (index, figure) in figures.into_iter().enumerate() {
+                let benchmark = config.benchmarks.get(&prepared.selected[index].1.id);
+                by_metric[index].push(report::SegmentReport {
+                    dimension: dimension.clone(),
+                    segment: label.clone(),
+                    value: figure.value,
+                    sample_size: figure.sample_size,
+                    status: evaluate::status(
+                        figure.value,
+                        figure.sample_size,
+                        benchmark,
+                        Some(&label),
+                    ),
+                });
+            }
+        }
+    }
+    Ok(by_metric)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
@@ -516,7 +587,8 @@ pub async fn check(
     )
     .map_err(|e| RunError::Catalog(vec![e]))?;
     let queries: Vec<&QueryFile> = prepared.library.all().collect();
-    let needed = tables_needed(&ctx, queries.iter().copied()).map_err(RunError::Plans)?;
+    let needed =
+        tables_needed(&ctx, &prepared.config, queries.iter().copied()).map_err(RunError::Plans)?;
     warehouse
         .register_tables(&ctx, &needed)
         .await

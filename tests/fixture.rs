@@ -178,6 +178,50 @@ fn boundary_cases_give_the_hand_worked_figures() {
     }
 }
 
+/// Clients A, B, C are Enterprise; D to H are SMB.
+///
+/// Enterprise: S = {A, B, C}, A churns → 1/3; MRR(b) = B 50 + C 90 = 140;
+/// NPS over A (10), B (9), C/r1 (6), C/r2 (2) → (2 - 2) / 4 = 0.
+/// SMB: S = {F, H}, nobody churns → 0; MRR(b) = D 80 + F 60 + H 100 = 240;
+/// NPS over F (9) alone → 100.
+#[test]
+fn every_metric_is_broken_down_by_segment() {
+    let (project, report) = run_fixture(Money::Decimal);
+    let segment = |id: &str, name: &str| {
+        metric(&report, id)["segments"]
+            .as_array()
+            .and_then(|s| {
+                s.iter()
+                    .find(|s| s["segment"] == name && s["dimension"] == "segment")
+            })
+            .unwrap_or_else(|| panic!("{id} has segment {name}"))
+            .clone()
+    };
+    assert!(
+        (segment("client_churn_rate", "Enterprise")["value"]
+            .as_f64()
+            .unwrap_or(-1.0)
+            - 1.0 / 3.0)
+            .abs()
+            < 1e-12
+    );
+    assert_eq!(segment("client_churn_rate", "Enterprise")["sample_size"], 3);
+    assert_eq!(
+        segment("client_churn_rate", "SMB")["value"].as_f64(),
+        Some(0.0)
+    );
+    assert_eq!(segment("mrr", "Enterprise")["value"].as_f64(), Some(140.0));
+    assert_eq!(segment("mrr", "SMB")["value"].as_f64(), Some(240.0));
+    assert_eq!(segment("nps", "Enterprise")["value"].as_f64(), Some(0.0));
+    assert_eq!(segment("nps", "SMB")["value"].as_f64(), Some(100.0));
+    assert_eq!(segment("nps", "SMB")["sample_size"], 1);
+    let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
+    assert!(
+        html.contains("Segment: Enterprise €140.00"),
+        "the report shows segments"
+    );
+}
+
 #[test]
 fn previous_week_and_trend_use_earlier_ends() {
     let (_project, report) = run_fixture(Money::Decimal);

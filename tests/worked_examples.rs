@@ -201,3 +201,126 @@ fn mrr_normalisation() {
         }
     }
 }
+
+/// Writes subscription rows `(client, monthly at a, monthly at b)`: rows
+/// change at 2026-11-10, inside the 30-day window [2026-10-24, 2026-11-23).
+fn movements(rows: &[(&'static str, f64, f64)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fixture = Fixture::new(dir.path(), Money::Decimal);
+    let mut subscriptions = Vec::new();
+    for (client, at_a, at_b) in rows {
+        let id_a: &'static str = Box::leak(format!("{client}-a").into_boxed_str());
+        let id_b: &'static str = Box::leak(format!("{client}-b").into_boxed_str());
+        if *at_a > 0.0 {
+            subscriptions.push(subscription(
+                id_a,
+                client,
+                *at_a,
+                1,
+                None,
+                "2026-01-01T00:00:00Z",
+                Some("2026-11-10T00:00:00Z"),
+            ));
+        }
+        if *at_b > 0.0 {
+            subscriptions.push(subscription(
+                id_b,
+                client,
+                *at_b,
+                1,
+                None,
+                "2026-11-10T00:00:00Z",
+                None,
+            ));
+        }
+    }
+    fixture.table("subscriptions", &subscriptions);
+    dir
+}
+
+#[test]
+fn revenue_churn_gross_and_net() {
+    // MRR(a) 100: A churns 10, B contracts 30 → 20, C expands 20 → 30,
+    // D stays at 40. Gross (10 + 10) / 100 = 0.20; net (10 + 10 - 10) /
+    // 100 = 0.10.
+    let dir = movements(&[
+        ("A", 10.0, 0.0),
+        ("B", 30.0, 20.0),
+        ("C", 20.0, 30.0),
+        ("D", 40.0, 40.0),
+    ]);
+    assert_close(
+        figure(dir.path(), "gross_mrr_churn_rate").value,
+        0.20,
+        1e-12,
+    );
+    assert_close(figure(dir.path(), "net_mrr_churn_rate").value, 0.10, 1e-12);
+    assert_close(figure(dir.path(), "churned_mrr").value, 10.0, 1e-12);
+    assert_close(figure(dir.path(), "contraction_mrr").value, 10.0, 1e-12);
+    assert_close(figure(dir.path(), "expansion_mrr").value, 10.0, 1e-12);
+    assert_close(figure(dir.path(), "net_new_mrr").value, -10.0, 1e-12);
+}
+
+#[test]
+fn retention_from_s_n_and_e() {
+    // S = 100 paying at a; 30 of them churn; N = 20 new clients start in
+    // the window and pay at b: E = 70 + 20 = 90. (E - N) / S = 0.70.
+    let mut rows: Vec<(&'static str, f64, f64)> = Vec::new();
+    for i in 0..100 {
+        let id: &'static str = Box::leak(format!("S{i}").into_boxed_str());
+        rows.push((id, 50.0, if i < 30 { 0.0 } else { 50.0 }));
+    }
+    for i in 0..20 {
+        rows.push((Box::leak(format!("N{i}").into_boxed_str()), 0.0, 50.0));
+    }
+    let dir = movements(&rows);
+    let retention = figure(dir.path(), "client_retention_rate");
+    assert_close(retention.value, 0.70, 1e-12);
+    assert_eq!(retention.sample_size, 100);
+    assert_close(figure(dir.path(), "client_churn_rate").value, 0.30, 1e-12);
+    assert_close(figure(dir.path(), "new_clients").value, 20.0, 0.0);
+    assert_close(figure(dir.path(), "new_mrr").value, 1000.0, 1e-9);
+}
+
+#[test]
+fn annualised_churn() {
+    // Monthly 0.01 → 0.1136; 0.05 → 0.4596 (1 - (1 - m)^12).
+    for (lost, annualised) in [(1, 0.1136), (5, 0.4596)] {
+        let dir = paying_clients(100, lost, 10.0);
+        let churn = figure(dir.path(), "client_churn_rate");
+        assert_close(churn.value, lost as f64 / 100.0, 1e-12);
+        assert_close(churn.extras["annualised"], annualised, 0.00005);
+    }
+}
+
+#[test]
+fn arr_and_arpc_from_mrr() {
+    let dir = paying_clients(500, 0, 200.0);
+    assert_close(figure(dir.path(), "arr").value, 1_200_000.0, 1e-6);
+    assert_close(figure(dir.path(), "arpc").value, 200.0, 1e-9);
+}
+
+#[test]
+fn clv_of_the_worked_example() {
+    // One client orders 48 times at 100 in the year: order value 100, 4
+    // orders a month. Monthly churn 1/36: 36 clients pay at the start of
+    // the 30 days, one leaves. CLV = 100 * 4 * 36 = 14 400.
+    let dir = paying_clients(36, 1, 10.0);
+    let fixture = Fixture::new(dir.path(), Money::Decimal);
+    let orders: Vec<Vec<V>> = (0..48)
+        .map(|i| {
+            let id: &'static str = Box::leak(format!("O{i}").into_boxed_str());
+            let at: &'static str = Box::leak(
+                format!("2026-{:02}-{:02}T10:00:00Z", 1 + i / 5, 1 + (i % 5) * 5).into_boxed_str(),
+            );
+            vec![V::S(id), V::S("C30"), V::T(at), V::F(100.0), V::S("EUR")]
+        })
+        .collect();
+    fixture.table("orders", &orders);
+    let clv = figure(dir.path(), "clv");
+    assert_close(clv.value, 14_400.0, 1e-6);
+    // Without churn, the lifespan is unbounded: CLV is null.
+    let no_churn = paying_clients(36, 0, 10.0);
+    Fixture::new(no_churn.path(), Money::Decimal).table("orders", &orders);
+    assert_eq!(figure(no_churn.path(), "clv").value, None);
+}

@@ -101,13 +101,25 @@ pub struct MetricValue {
     pub extras: BTreeMap<String, Option<f64>>,
 }
 
-/// A new DataFusion session with every clientpulse UDF registered.
-pub fn new_session(settings: &udf::UdfSettings) -> SessionContext {
-    let config = SessionConfig::new()
+fn session_config() -> SessionConfig {
+    SessionConfig::new()
         .with_information_schema(true)
         // Timestamps compare as UTC instants whatever the warehouse stored.
-        .set_str("datafusion.execution.time_zone", "UTC");
-    let ctx = SessionContext::new_with_config(config);
+        .set_str("datafusion.execution.time_zone", "UTC")
+}
+
+/// A new DataFusion session with every clientpulse UDF registered.
+pub fn new_session(settings: &udf::UdfSettings) -> SessionContext {
+    let ctx = SessionContext::new_with_config(session_config());
+    udf::register_udfs(&ctx, settings);
+    ctx
+}
+
+/// A new, empty session (own tables, own UDFs) that shares `base`'s
+/// runtime, and so its object stores: for running the same queries over a
+/// restricted view of the same warehouse (one segment of clients).
+pub fn sibling_session(base: &SessionContext, settings: &udf::UdfSettings) -> SessionContext {
+    let ctx = SessionContext::new_with_config_rt(session_config(), base.runtime_env());
     udf::register_udfs(&ctx, settings);
     ctx
 }

@@ -67,6 +67,8 @@ pub struct TrendPoint {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SegmentReport {
+    /// The client column the clients are split by (`segment`, `region`…).
+    pub dimension: String,
     pub segment: String,
     pub value: Option<f64>,
     pub sample_size: u64,

@@ -17,6 +17,7 @@ use thiserror::Error;
 use super::{MetricReport, Report, format};
 use crate::config::Direction;
 use crate::evaluate::Status;
+use crate::metrics::Unit;
 
 const DEFAULT_HTML: &str = include_str!("../../report-templates/report.html.hbs");
 const DEFAULT_TEXT: &str = include_str!("../../report-templates/report.txt.hbs");
@@ -140,6 +141,10 @@ struct MetricView {
     sample_size: String,
     window: String,
     trend: String,
+    /// The metric's extra figures in words ("p90 3h 12m · mean 2h 5m").
+    details: Option<String>,
+    /// One line per breakdown: "Segment: Enterprise 38.0 (Off target) · …".
+    breakdowns: Vec<String>,
 }
 
 impl ReportView {
@@ -226,8 +231,59 @@ impl MetricView {
                 None => "at week end".to_string(),
             },
             trend: sparkline(&metric.trend.iter().map(|p| p.value).collect::<Vec<_>>()),
+            details: details(metric, currency),
+            breakdowns: breakdowns(metric, currency),
         }
     }
+}
+
+/// The segments of a metric, one line per breakdown column; a status word
+/// only where a segment needs attention.
+fn breakdowns(metric: &MetricReport, currency: &str) -> Vec<String> {
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    for segment in &metric.segments {
+        let mut words = format!(
+            "{} {}",
+            segment.segment,
+            format::value(segment.value, metric.unit, currency)
+        );
+        if matches!(segment.status, Status::Watch | Status::OffTarget) {
+            words.push_str(&format!(" ({})", segment.status.label()));
+        }
+        match lines
+            .iter_mut()
+            .find(|(dimension, _)| dimension == &segment.dimension)
+        {
+            Some((_, parts)) => parts.push(words),
+            None => lines.push((segment.dimension.clone(), vec![words])),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(dimension, parts)| format!("{}: {}", display_name(&dimension), parts.join(" · ")))
+        .collect()
+}
+
+/// The extra figures of a metric, worded.
+fn details(metric: &MetricReport, currency: &str) -> Option<String> {
+    let words: Vec<String> = metric
+        .extras
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = (*value)?;
+            Some(match name.as_str() {
+                "p90" => format!("p90 {}", format::value(Some(value), metric.unit, currency)),
+                "mean" => format!("mean {}", format::value(Some(value), metric.unit, currency)),
+                "unanswered" => format!("{} without a first response", format::number(value, 0)),
+                "annualised" => format!(
+                    "{} a year",
+                    format::value(Some(value), Unit::Fraction, currency)
+                ),
+                other => format!("{} {}", other.replace('_', " "), format::number(value, 2)),
+            })
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" · "))
 }
 
 /// Text colour and background of a status badge; the badge always carries
