@@ -5,6 +5,7 @@
 //! - `fixture`: a hand-made warehouse with the boundary cases, expected
 //!   figures worked out in comments, through the whole binary; and the
 //!   golden snapshots of its report.json and report.html.
+//! - `catalog`: warehouse layouts, such as partition pruning.
 //! - `bad_input`: every bad input gives one clear error line and the right
 //!   exit code, never a panic.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
@@ -18,6 +19,7 @@
 mod support;
 
 mod bad_input;
+mod catalog;
 mod end_to_end;
 mod fixture;
 mod independent;

@@ -6,6 +6,8 @@
 //! by name through the session, so the same queries run on a local folder,
 //! a bucket, or (later) a Ballista cluster.
 
+mod partitions;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::JoinType;
+use datafusion::datasource::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -222,6 +225,15 @@ pub const CONTRACT: &[ContractTable] = &[
     },
 ];
 
+/// The event-time column of each contract table that a `date=` partition
+/// folder stands for.
+const EVENT_TIME: &[(&str, &str)] = &[
+    ("usage_events", "occurred_at"),
+    ("orders", "ordered_at"),
+    ("survey_responses", "responded_at"),
+    ("tickets", "opened_at"),
+];
+
 /// A warehouse root whose object store is registered in a session.
 pub struct Warehouse {
     /// The root as the user gave it, for messages (never holds secrets:
@@ -364,10 +376,11 @@ impl Warehouse {
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         // Hive-style folders (`date=2026-11-20/`) become string columns.
-        let partitions = options
+        let partitions: Vec<String> = options
             .infer_partitions(&state, &table_url)
             .await
             .map_err(|e| unreadable(e.to_string()))?;
+        let by_date = partitions.iter().any(|p| p == partitions::DATE_PARTITION);
         let options = options.with_table_partition_cols(
             partitions
                 .into_iter()
@@ -382,8 +395,16 @@ impl Warehouse {
         let config = ListingTableConfig::new(table_url)
             .with_listing_options(options)
             .with_schema(schema);
-        let provider = ListingTable::try_new(config).map_err(|e| unreadable(e.to_string()))?;
-        ctx.register_table(table, Arc::new(provider))
+        let listing: Arc<dyn TableProvider> =
+            Arc::new(ListingTable::try_new(config).map_err(|e| unreadable(e.to_string()))?);
+        let event_time = EVENT_TIME.iter().find(|(name, _)| *name == table);
+        let provider = match event_time {
+            Some((_, column)) if by_date => {
+                Arc::new(partitions::DatePartitionedTable::new(listing, column))
+            }
+            _ => listing,
+        };
+        ctx.register_table(table, provider)
             .map_err(|e| unreadable(e.to_string()))?;
         Ok(())
     }
