@@ -344,8 +344,7 @@ async fn run_week(
     let values: Vec<MetricValue> = futures::stream::iter(jobs.iter().map(|&(metric, week)| {
         let (selection, query) = &prepared.selected[metric];
         let window = selection.window.unwrap_or(query.window);
-        let parameters =
-            metrics::Parameters::new(week, window, config.reporting.onboarding_target_days);
+        let parameters = metrics::Parameters::new(week, window, &config.query_settings());
         async move { metrics::run(ctx, query, &parameters).await }
     }))
     .buffered(CONCURRENT_QUERIES)
@@ -436,11 +435,8 @@ async fn segment_figures(
             let figures: Vec<MetricValue> =
                 futures::stream::iter(prepared.selected.iter().map(|(selection, query)| {
                     let window = selection.window.unwrap_or(query.window);
-                    let parameters = metrics::Parameters::new(
-                        period,
-                        window,
-                        config.reporting.onboarding_target_days,
-                    );
+                    let parameters =
+                        metrics::Parameters::new(period, window, &config.query_settings());
                     let segment_ctx = &segment_ctx;
                     async move { metrics::run(segment_ctx, query, &parameters).await }
                 }))
@@ -504,6 +500,7 @@ fn metric_report(
         value: None,
         sample_size: 0,
         extras: BTreeMap::new(),
+        items: Vec::new(),
     });
     let previous = series.len().checked_sub(2).and_then(|i| series[i].value);
     let benchmark = config.benchmarks.get(&query.id);
@@ -521,7 +518,14 @@ fn metric_report(
         previous,
         target: benchmark.map(|b| b.target),
         direction: benchmark.map(|b| b.direction),
-        status: evaluate::status(current.value, current.sample_size, benchmark, None),
+        status: match query.unit {
+            // A list of comments has no value to judge, only presence.
+            // A list (comments, features) has no single value to judge.
+            _ if current.value.is_none() && !current.items.is_empty() => {
+                evaluate::Status::NoBenchmark
+            }
+            _ => evaluate::status(current.value, current.sample_size, benchmark, None),
+        },
         trend: weeks
             .iter()
             .zip(series)
@@ -531,6 +535,7 @@ fn metric_report(
             })
             .collect(),
         segments: Vec::new(),
+        items: current.items,
         extras: current.extras,
     }
 }
@@ -602,11 +607,8 @@ pub async fn check(
             .find(|(_, q)| q.path == query.path)
             .and_then(|(selection, _)| selection.window)
             .unwrap_or(query.window);
-        let parameters = metrics::Parameters::new(
-            &period,
-            window,
-            prepared.config.reporting.onboarding_target_days,
-        );
+        let parameters =
+            metrics::Parameters::new(&period, window, &prepared.config.query_settings());
         if let Err(error) = metrics::plan(&ctx, query, &parameters).await {
             errors.push(error);
         }

@@ -45,7 +45,7 @@ fn a_date_partitioned_table_is_pruned_to_the_window() {
         let query = library.select("stickiness", None).expect("stickiness");
         // 2026-W47, 28 days: [2026-10-26, 2026-11-23).
         let week = Period::parse("2026-W47", Tz::UTC).expect("week");
-        let parameters = Parameters::new(&week, query.window, 30);
+        let parameters = Parameters::new(&week, query.window, &Default::default());
         let frame = metrics::plan(&ctx, query, &parameters)
             .await
             .expect("plans");

@@ -89,7 +89,7 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
             .expect("valid json");
     assert_eq!(
         report["metrics"].as_array().map(Vec::len),
-        Some(35),
+        Some(37),
         "the whole catalogue"
     );
     for id in [

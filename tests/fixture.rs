@@ -248,3 +248,78 @@ fn golden_report_json_and_html() {
     let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
     insta::assert_snapshot!("fixture_report_html", html);
 }
+
+/// Warehouse text is untrusted: a client name and a comment with markup
+/// reach the report only escaped, and never a mail header.
+#[test]
+fn warehouse_text_is_escaped_in_the_report_and_mail() {
+    let project = Project::new("warehouse");
+    project.write_config_with(
+        "warehouse",
+        &["nps", "csat", "feedback"],
+        crate::support::DEFAULT_DELIVERY,
+    );
+    let root = project.path().join("warehouse");
+    let fixture = Fixture::new(&root, Money::Decimal);
+    fixture.table(
+        "clients",
+        &[vec![
+            V::S("A"),
+            V::S("Smith & <Sons>"),
+            V::S("SMB"),
+            V::S("EMEA"),
+            V::S("am@example.com"),
+            V::T("2025-01-01T00:00:00Z"),
+        ]],
+    );
+    let mut detractor = answer("A-1", "A", "r1", "nps", 2, 10, "2026-11-20T10:00:00Z");
+    detractor[6] = V::S("<script>alert('x')</script> \"too slow\"\r\nBcc: victim@example.com");
+    let mut promoter = answer("A-2", "A", "r2", "nps", 10, 10, "2026-11-21T10:00:00Z");
+    promoter[6] = V::S("Great & fast <b>support</b>");
+    fixture.table("survey_responses", &[detractor, promoter]);
+    fixture.empty_rest();
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert!(output.status.success(), "{output:?}");
+
+    let report = project.report_json("2026-W47");
+    let feedback = metric(&report, "feedback");
+    assert_eq!(feedback["sample_size"], 2);
+    let items = feedback["items"].as_array().expect("items");
+    assert_eq!(items[0]["label"], "testimonial");
+    assert_eq!(
+        items[0]["client"], "Smith & <Sons>",
+        "report.json keeps the raw text"
+    );
+    assert_eq!(items[1]["label"], "to_fix");
+
+    let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
+    assert!(
+        !html.contains("<script>"),
+        "no raw markup from the warehouse"
+    );
+    assert!(
+        !html.contains("<b>support"),
+        "no raw markup from the warehouse"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2F;script&gt;")
+            || html.contains("&lt;script&gt;")
+    );
+    assert!(html.contains("Smith &amp; &lt;Sons&gt;"));
+    for file in crate::support::eml_files(&project.out().join("2026-W47/outbox")) {
+        let bytes = std::fs::read(&file).expect("eml");
+        let message = mail_parser::MessageParser::default()
+            .parse(&bytes)
+            .expect("mail");
+        assert!(
+            message.header("Bcc").is_none(),
+            "warehouse text never makes a header"
+        );
+        assert!(!message.subject().unwrap_or_default().contains("Smith"));
+        let body = message.body_html(0).unwrap_or_default();
+        assert!(!body.contains("<script>"));
+        if body.contains("What to fix") {
+            assert!(body.contains("&lt;script&gt;"));
+        }
+    }
+}

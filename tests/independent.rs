@@ -57,6 +57,8 @@ pub const CATALOGUE: &[&str] = &[
     "onboarding_completion_rate",
     "active_client_rate",
     "stickiness",
+    "feature_adoption",
+    "feedback",
 ];
 
 fn read_table(root: &Path, table: &str) -> Vec<RecordBatch> {
@@ -125,6 +127,7 @@ struct Data {
     projects: Vec<(i64, Option<i64>)>,
     onboarding: Vec<(i64, Option<i64>, Option<f64>)>,
     usage: Vec<(String, String, i64)>,
+    features: Vec<(String, String, String, i64)>,
 }
 
 struct Answer {
@@ -146,6 +149,7 @@ fn load(root: &Path) -> Data {
         projects: Vec::new(),
         onboarding: Vec::new(),
         usage: Vec::new(),
+        features: Vec::new(),
     };
     for b in read_table(root, "subscriptions") {
         let (c, amount, months, discount) = (
@@ -236,10 +240,17 @@ fn load(root: &Path) -> Data {
             texts(&b, "user_id"),
             instants(&b, "occurred_at"),
         );
+        let feature = texts(&b, "feature");
         for i in 0..b.num_rows() {
             data.usage.push((
                 c[i].clone().expect("c"),
                 u[i].clone().expect("u"),
+                at[i].expect("t"),
+            ));
+            data.features.push((
+                c[i].clone().expect("c"),
+                u[i].clone().expect("u"),
+                feature[i].clone().expect("feature"),
                 at[i].expect("t"),
             ));
         }
@@ -609,6 +620,20 @@ fn expected(data: &Data, b: i64) -> BTreeMap<String, Option<f64>> {
         "stickiness",
         ratio(user_days.len() as f64 / 28.0, users.len() as f64),
     );
+    // Feature adoption of the features the test config names (one of which
+    // nobody uses: 0, not missing).
+    for feature in ["dashboards", "api", "teleport"] {
+        let adopters: BTreeSet<(&String, &String)> = data
+            .features
+            .iter()
+            .filter(|(_, _, f, t)| f == feature && *t >= a28 && *t < b)
+            .map(|(c, u, _, _)| (c, u))
+            .collect();
+        put(
+            &format!("feature_adoption:{feature}"),
+            ratio(adopters.len() as f64, users.len() as f64),
+        );
+    }
     out
 }
 
@@ -618,8 +643,15 @@ fn assert_agrees(
     label: &str,
 ) {
     for (key, want) in expected {
-        let (id, field) = key.split_once('.').unwrap_or((key, "value"));
-        let got = metric(report, id)[field].as_f64();
+        let got = if let Some((id, item)) = key.split_once(':') {
+            metric(report, id)["items"]
+                .as_array()
+                .and_then(|items| items.iter().find(|i| i["label"] == item))
+                .and_then(|i| i["value"].as_f64())
+        } else {
+            let (id, field) = key.split_once('.').unwrap_or((key, "value"));
+            metric(report, id)[field].as_f64()
+        };
         match (got, want) {
             (None, None) => {}
             (Some(got), Some(want)) => {

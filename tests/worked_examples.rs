@@ -36,7 +36,7 @@ pub fn figure(root: &std::path::Path, id: &str) -> MetricValue {
         metrics::run(
             &ctx,
             query,
-            &metrics::Parameters::new(&week, query.window, 30),
+            &metrics::Parameters::new(&week, query.window, &Default::default()),
         )
         .await
         .expect("runs")

@@ -21,6 +21,7 @@ pub use yaml::line_of_entry;
 
 use crate::calendar::BusinessCalendar;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::metrics::QuerySettings;
 use crate::metrics::udf::UdfSettings;
 use crate::period::Window;
 
@@ -96,6 +97,13 @@ struct RawReporting {
     /// Features whose adoption is reported.
     #[serde(default)]
     features: Vec<String>,
+    /// Comments of each kind that `feedback` lists.
+    #[serde(default = "default_feedback_count")]
+    feedback_count: u32,
+}
+
+fn default_feedback_count() -> u32 {
+    5
 }
 
 fn default_target_days() -> u32 {
@@ -192,6 +200,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// What the queries take from this config as parameters.
+    pub fn query_settings(&self) -> QuerySettings {
+        QuerySettings {
+            onboarding_target_days: self.reporting.onboarding_target_days,
+            features: self.reporting.features.clone(),
+            feedback_count: self.reporting.feedback_count,
+        }
+    }
+
     /// What the UDFs of a session need from this config.
     pub fn udf_settings(&self) -> UdfSettings {
         UdfSettings {
@@ -217,6 +234,7 @@ pub struct Reporting {
     pub onboarding_target_days: u32,
     pub breakdowns: Vec<String>,
     pub features: Vec<String>,
+    pub feedback_count: u32,
 }
 
 /// A metric the config asks for, with optional window and version pins.
@@ -363,6 +381,7 @@ fn validate(
                 onboarding_target_days: reporting.onboarding_target_days,
                 breakdowns: reporting.breakdowns,
                 features: reporting.features,
+                feedback_count: reporting.feedback_count,
             })
         }
         None => {

@@ -43,6 +43,8 @@ pub enum Unit {
     Seconds,
     /// An average of answers on their own scale.
     Points,
+    /// Not a number: a list of comments.
+    Comments,
 }
 
 impl Unit {
@@ -54,6 +56,7 @@ impl Unit {
             "count" => Unit::Count,
             "seconds" => Unit::Seconds,
             "points" => Unit::Points,
+            "comments" => Unit::Comments,
             _ => return None,
         })
     }
@@ -327,7 +330,7 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                 path,
                 Some(line),
                 format!(
-                    "unit `{text}` is not one of score, fraction, money, count, seconds, points"
+                    "unit `{text}` is not one of score, fraction, money, count, seconds, points, comments"
                 ),
             ));
         }

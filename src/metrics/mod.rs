@@ -99,6 +99,21 @@ pub struct MetricValue {
     pub sample_size: u64,
     /// Further numeric columns of the query (p90, mean, unanswered, …).
     pub extras: BTreeMap<String, Option<f64>>,
+    /// Rows of a list-valued metric (feature adoption, feedback, movers).
+    pub items: Vec<Item>,
+}
+
+/// One row of a list-valued metric: a feature, a comment, a client.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Item {
+    pub label: String,
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_size: Option<u64>,
+    /// Text columns (client name, comment, kind…): warehouse data, to be
+    /// escaped wherever it is shown.
+    #[serde(flatten)]
+    pub texts: BTreeMap<String, Option<String>>,
 }
 
 fn session_config() -> SessionConfig {
@@ -157,7 +172,7 @@ fn one_line(message: &str) -> String {
 
 /// The values a query's placeholders are bound to. Every query gets all of
 /// them and uses the ones it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameters {
     /// `$window_start`, `$window_end`: the window `[a, b)`.
     pub window: WindowBounds,
@@ -169,13 +184,24 @@ pub struct Parameters {
     pub churn_window_start: DateTime<Utc>,
     /// `$window_days`: the window's length in days (0 for `as_of_end`).
     pub window_days: i64,
-    /// `$onboarding_target_days`: the config's default onboarding deadline.
-    pub onboarding_target_days: i64,
+    /// Settings of the config the queries read.
+    pub settings: QuerySettings,
+}
+
+/// Settings from the config that queries take as parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuerySettings {
+    /// `$onboarding_target_days`.
+    pub onboarding_target_days: u32,
+    /// `$features`: the features whose adoption is reported.
+    pub features: Vec<String>,
+    /// `$feedback_count`: comments of each kind in `feedback`.
+    pub feedback_count: u32,
 }
 
 impl Parameters {
     /// The parameters of `window` ending at `period`'s end.
-    pub fn new(period: &Period, window: Window, onboarding_target_days: u32) -> Parameters {
+    pub fn new(period: &Period, window: Window, settings: &QuerySettings) -> Parameters {
         let bounds = period.window(window);
         let days = match window {
             Window::AsOfEnd => 0,
@@ -186,7 +212,7 @@ impl Parameters {
             previous_window_start: period.window_before(window).start,
             churn_window_start: period.window(Window::Days(30)).start,
             window_days: i64::from(days),
-            onboarding_target_days: i64::from(onboarding_target_days),
+            settings: settings.clone(),
         }
     }
 
@@ -202,7 +228,23 @@ impl Parameters {
             ("window_days", ScalarValue::Int64(Some(self.window_days))),
             (
                 "onboarding_target_days",
-                ScalarValue::Int64(Some(self.onboarding_target_days)),
+                ScalarValue::Int64(Some(i64::from(self.settings.onboarding_target_days))),
+            ),
+            (
+                "feedback_count",
+                ScalarValue::Int64(Some(i64::from(self.settings.feedback_count))),
+            ),
+            (
+                "features",
+                ScalarValue::List(ScalarValue::new_list_nullable(
+                    &self
+                        .settings
+                        .features
+                        .iter()
+                        .map(|f| ScalarValue::Utf8(Some(f.clone())))
+                        .collect::<Vec<_>>(),
+                    &DataType::Utf8,
+                )),
             ),
         ])
     }
@@ -262,70 +304,148 @@ pub async fn run(
         file: query.path.clone(),
         message: one_line(&e.to_string()),
     })?;
-    read_single_row(query, &batches)
+    read_result(query, &batches)
 }
 
-fn read_single_row(
-    query: &QueryFile,
-    batches: &[RecordBatch],
-) -> Result<MetricValue, MetricsError> {
+/// One row of a query's result, as plain values.
+struct Row {
+    item: Option<String>,
+    value: Option<f64>,
+    sample_size: Option<f64>,
+    numbers: BTreeMap<String, Option<f64>>,
+    texts: BTreeMap<String, Option<String>>,
+}
+
+fn read_rows(query: &QueryFile, batches: &[RecordBatch]) -> Result<Vec<Row>, MetricsError> {
     let shape = |message: String| MetricsError::Shape {
         file: query.path.clone(),
         message,
     };
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if rows != 1 {
-        return Err(shape(format!(
-            "the query must return exactly one row, it returned {rows}"
-        )));
-    }
-    let Some(batch) = batches.iter().find(|b| b.num_rows() == 1) else {
-        return Err(shape("the query returned no row".to_string()));
-    };
-    let mut value = None;
-    let mut sample_size = None;
-    let mut extras = BTreeMap::new();
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        let number = as_f64(column.as_ref())
-            .map_err(|message| shape(format!("column `{}`: {message}", field.name())))?;
-        match field.name().as_str() {
-            "value" => value = Some(number),
-            "sample_size" => sample_size = Some(number),
-            other => {
-                if field.data_type().is_numeric() {
-                    extras.insert(other.to_string(), number);
+    let mut rows = Vec::new();
+    for batch in batches {
+        let schema = batch.schema();
+        for row in 0..batch.num_rows() {
+            let mut parsed = Row {
+                item: None,
+                value: None,
+                sample_size: None,
+                numbers: BTreeMap::new(),
+                texts: BTreeMap::new(),
+            };
+            for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                let name = field.name().as_str();
+                if field.data_type().is_numeric() || field.data_type() == &DataType::Null {
+                    let number = as_f64(column.as_ref(), row)
+                        .map_err(|message| shape(format!("column `{name}`: {message}")))?;
+                    match name {
+                        "value" => parsed.value = number,
+                        "sample_size" => parsed.sample_size = number,
+                        _ => {
+                            parsed.numbers.insert(name.to_string(), number);
+                        }
+                    }
+                } else {
+                    let text = as_text(column.as_ref(), row)
+                        .map_err(|message| shape(format!("column `{name}`: {message}")))?;
+                    if name == "item" {
+                        parsed.item = text;
+                    } else {
+                        parsed.texts.insert(name.to_string(), text);
+                    }
                 }
             }
+            rows.push(parsed);
         }
     }
-    let sample_size = match sample_size.flatten() {
-        None => 0,
-        Some(n) if n >= 0.0 && n.fract() == 0.0 => n as u64,
-        Some(n) => {
-            return Err(shape(format!(
-                "sample_size must be a whole number ≥ 0, got {n}"
-            )));
-        }
+    Ok(rows)
+}
+
+fn whole_count(query: &QueryFile, n: Option<f64>) -> Result<u64, MetricsError> {
+    match n {
+        None => Ok(0),
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => Ok(n as u64),
+        Some(n) => Err(MetricsError::Shape {
+            file: query.path.clone(),
+            message: format!("sample_size must be a whole number ≥ 0, got {n}"),
+        }),
+    }
+}
+
+/// A query returns one row; or, with an `item` column, a row per item
+/// (features, comments, clients) and at most one row whose item is NULL
+/// with the metric's own value.
+fn read_result(query: &QueryFile, batches: &[RecordBatch]) -> Result<MetricValue, MetricsError> {
+    let has_items = batches
+        .first()
+        .is_some_and(|b| b.schema().field_with_name("item").is_ok());
+    let rows = read_rows(query, batches)?;
+    let (totals, item_rows): (Vec<Row>, Vec<Row>) = if has_items {
+        rows.into_iter().partition(|row| row.item.is_none())
+    } else {
+        (rows, Vec::new())
     };
-    Ok(MetricValue {
-        value: value.flatten(),
-        sample_size,
-        extras,
+    if totals.len() > 1 || (!has_items && totals.len() != 1) {
+        return Err(MetricsError::Shape {
+            file: query.path.clone(),
+            message: format!(
+                "the query must return exactly one row{}, it returned {}",
+                if has_items {
+                    " whose `item` is NULL"
+                } else {
+                    ""
+                },
+                totals.len()
+            ),
+        });
+    }
+    let mut items = Vec::with_capacity(item_rows.len());
+    for row in item_rows {
+        items.push(Item {
+            label: row.item.unwrap_or_default(),
+            value: row.value,
+            sample_size: row
+                .sample_size
+                .map(|n| whole_count(query, Some(n)))
+                .transpose()?,
+            texts: row.texts,
+        });
+    }
+    Ok(match totals.into_iter().next() {
+        Some(total) => MetricValue {
+            value: total.value,
+            sample_size: whole_count(query, total.sample_size)?,
+            extras: total.numbers,
+            items,
+        },
+        None => MetricValue {
+            value: None,
+            sample_size: 0,
+            extras: BTreeMap::new(),
+            items,
+        },
     })
 }
 
-/// Reads row 0 of a numeric column as f64; NaN and infinities become null,
+fn as_text(column: &dyn Array, row: usize) -> Result<Option<String>, String> {
+    if column.is_null(row) {
+        return Ok(None);
+    }
+    let column = cast(column, &DataType::Utf8).map_err(|e| e.to_string())?;
+    Ok(Some(column.as_string::<i32>().value(row).to_string()))
+}
+
+/// Reads a row of a numeric column as f64; NaN and infinities become null,
 /// since metrics.md forbids them in a report.
-fn as_f64(column: &dyn Array) -> Result<Option<f64>, String> {
-    if column.is_null(0) {
+fn as_f64(column: &dyn Array, row: usize) -> Result<Option<f64>, String> {
+    if column.is_null(row) {
         return Ok(None);
     }
     let value = if column.data_type().is_integer() {
         let column = cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
-        column.as_primitive::<Int64Type>().value(0) as f64
+        column.as_primitive::<Int64Type>().value(row) as f64
     } else if column.data_type().is_numeric() {
         let column = cast(column, &DataType::Float64).map_err(|e| e.to_string())?;
-        column.as_primitive::<Float64Type>().value(0)
+        column.as_primitive::<Float64Type>().value(row)
     } else {
         return Ok(None);
     };

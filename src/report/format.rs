@@ -90,6 +90,7 @@ pub fn value(value: Option<f64>, unit: Unit, currency: &str) -> String {
         Unit::Count => number(value, 0),
         Unit::Seconds => duration(value),
         Unit::Points => number(value, 2),
+        Unit::Comments => number(value, 0),
     }
 }
 
@@ -113,6 +114,7 @@ pub fn change(
         Unit::Count => format!("{sign}{}", number(delta, 0)),
         Unit::Seconds => format!("{sign}{}", duration(delta)),
         Unit::Points => format!("{sign}{}", number(delta, 2)),
+        Unit::Comments => format!("{sign}{}", number(delta, 0)),
     })
 }
 

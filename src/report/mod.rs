@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Direction;
 use crate::evaluate::Status;
-use crate::metrics::Unit;
+use crate::metrics::{Item, Unit};
 
 /// Everything a run found, as report.json serializes it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -54,6 +54,9 @@ pub struct MetricReport {
     pub status: Status,
     pub trend: Vec<TrendPoint>,
     pub segments: Vec<SegmentReport>,
+    /// The rows of a list-valued metric (features, comments, clients).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
     /// Extra figures of the metric (p90, mean, unanswered, …).
     #[serde(flatten)]
     pub extras: BTreeMap<String, Option<f64>>,

@@ -145,6 +145,17 @@ struct MetricView {
     details: Option<String>,
     /// One line per breakdown: "Segment: Enterprise 38.0 (Off target) · …".
     breakdowns: Vec<String>,
+    /// The rows of a list-valued metric, worded.
+    items: Vec<ItemView>,
+}
+
+/// One feature, client or comment of a list-valued metric. Every string
+/// that came from the warehouse is escaped by Handlebars in the HTML.
+#[derive(Serialize)]
+struct ItemView {
+    heading: Option<String>,
+    line: String,
+    comment: Option<String>,
 }
 
 impl ReportView {
@@ -208,7 +219,12 @@ impl MetricView {
             id: metric.id.clone(),
             name: display_name(&metric.id),
             description: metric.description.clone(),
-            value: format::value(metric.value, metric.unit, currency),
+            value: match metric.unit {
+                Unit::Comments => {
+                    format!("{} comments", format::number(metric.sample_size as f64, 0))
+                }
+                unit => format::value(metric.value, unit, currency),
+            },
             change,
             change_colour,
             previous: metric
@@ -233,6 +249,7 @@ impl MetricView {
             trend: sparkline(&metric.trend.iter().map(|p| p.value).collect::<Vec<_>>()),
             details: details(metric, currency),
             breakdowns: breakdowns(metric, currency),
+            items: items(metric, currency),
         }
     }
 }
@@ -262,6 +279,60 @@ fn breakdowns(metric: &MetricReport, currency: &str) -> Vec<String> {
         .into_iter()
         .map(|(dimension, parts)| format!("{}: {}", display_name(&dimension), parts.join(" · ")))
         .collect()
+}
+
+/// The items of a metric: comments with who said them, clients or
+/// features with their figure; a heading where the kind changes.
+fn items(metric: &MetricReport, currency: &str) -> Vec<ItemView> {
+    let mut views = Vec::new();
+    let mut last_kind: Option<&str> = None;
+    for item in &metric.items {
+        let text = |key: &str| item.texts.get(key).cloned().flatten();
+        let heading = (last_kind != Some(item.label.as_str())).then(|| {
+            match item.label.as_str() {
+                "testimonial" => "Testimonials",
+                "to_fix" => "What to fix",
+                "rise" => "Largest rise",
+                "fall" => "Largest fall",
+                other => other,
+            }
+            .to_string()
+        });
+        last_kind = Some(item.label.as_str());
+        let view = match metric.unit {
+            Unit::Comments => ItemView {
+                heading,
+                line: format!(
+                    "{} · {} {}",
+                    text("client").unwrap_or_else(|| "unknown client".to_string()),
+                    text("survey").unwrap_or_default().to_uppercase(),
+                    format::number(item.value.unwrap_or_default(), 0)
+                ),
+                comment: text("comment"),
+            },
+            _ => match text("client") {
+                Some(client) => ItemView {
+                    heading,
+                    line: format!(
+                        "{client} {}",
+                        format::value(item.value, metric.unit, currency)
+                    ),
+                    comment: None,
+                },
+                None => ItemView {
+                    heading: None,
+                    line: format!(
+                        "{} {}",
+                        item.label,
+                        format::value(item.value, metric.unit, currency)
+                    ),
+                    comment: None,
+                },
+            },
+        };
+        views.push(view);
+    }
+    views
 }
 
 /// The extra figures of a metric, worded.

@@ -111,7 +111,7 @@ impl Project {
     pub fn write_config_with(&self, warehouse: &str, metrics: &[&str], delivery: &str) {
         let metrics: String = metrics.iter().map(|id| format!("  - id: {id}\n")).collect();
         let text = format!(
-            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n    metrics: [nps, csat]\n{delivery}",
+            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\n  features: [dashboards, api, teleport]\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n    metrics: [nps, csat]\n{delivery}",
             queries = repo().join("queries").display(),
             templates = repo().join("report-templates").display(),
         );
