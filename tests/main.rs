@@ -6,6 +6,9 @@
 //!   figures worked out in comments, through the whole binary; and the
 //!   golden snapshots of its report.json and report.html.
 //! - `catalog`: warehouse layouts, such as partition pruning.
+//! - `metrics_sql`: per-metric SQL on small fixtures with hand-worked
+//!   figures: support, delivery and engagement boundaries, business
+//!   hours, version pins, data errors.
 //! - `bad_input`: every bad input gives one clear error line and the right
 //!   exit code, never a panic.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
@@ -23,5 +26,6 @@ mod catalog;
 mod end_to_end;
 mod fixture;
 mod independent;
+mod metrics_sql;
 mod sql_logic;
 mod worked_examples;

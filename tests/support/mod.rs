@@ -109,9 +109,19 @@ impl Project {
 
     /// A config running `metrics`, in that order.
     pub fn write_config_with(&self, warehouse: &str, metrics: &[&str], delivery: &str) {
+        let subset: Vec<&str> = metrics
+            .iter()
+            .copied()
+            .filter(|id| ["nps", "csat"].contains(id))
+            .collect();
+        let cs_metrics = if subset.is_empty() {
+            String::new()
+        } else {
+            format!("    metrics: [{}]\n", subset.join(", "))
+        };
         let metrics: String = metrics.iter().map(|id| format!("  - id: {id}\n")).collect();
         let text = format!(
-            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\n  features: [dashboards, api, teleport]\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n    metrics: [nps, csat]\n{delivery}",
+            "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\n  features: [dashboards, api, teleport]\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com, cfo@example.com]\n  - name: customer-success\n    recipients: [cs-lead@example.com]\n{cs_metrics}{delivery}",
             queries = repo().join("queries").display(),
             templates = repo().join("report-templates").display(),
         );
