@@ -419,3 +419,147 @@ fn data_errors_name_table_column_and_rows() {
         ],
     );
 }
+
+/// Revenue and clients (30-day window [2026-10-24, 2026-11-23), 365-day
+/// from 2025-11-23):
+/// - K1 pays 100 since 2025: kept. K2 paid 200, upgraded to 300 on
+///   2026-03-01: expansion over the year, none over 30 days. K3 paid 100
+///   until 2026-02-01: lost over the year, gone before the 30 days.
+/// - N pays 100 from 2026-11-01, never before: new_mrr 100.
+/// - R paid 50 from January to June, returns at 80 on 2026-11-05:
+///   reactivation_mrr 80 (not new).
+/// NRR = (100 + 300 + 0) / (100 + 200 + 100) = 1.0; GRR caps K2 at 200:
+/// (100 + 200) / 400 = 0.75.
+///
+/// Orders: K1 on 2026-07-01 (100), 2026-10-01 (100), 2026-11-10 (100); K2
+/// on 2026-06-01 (400), 2026-10-10 (200).
+/// - repeat_purchase_rate: ordered in [2026-09-24, 2026-10-24): K1, K2; of
+///   them in the window: K1 → 0.5.
+/// - revenue_growth_per_client (90 days from 2026-08-25, the 90 before from
+///   2026-05-27): K1 200 vs 100, K2 200 vs 400 → 400 / 500 - 1 = -0.2;
+///   largest rise K1 (+100 %), largest fall K2 (-50 %).
+/// CES (28 days): 5, 7, 4, 1 → 2 of 4 easy = 0.5, mean 4.25; a 7 on
+/// 2026-10-25 is outside.
+#[test]
+fn revenue_clients_and_effort_by_hand() {
+    let project = Project::new("warehouse");
+    let fixture = Fixture::new(&project.path().join("warehouse"), Money::Decimal);
+    fixture.table(
+        "subscriptions",
+        &[
+            subscription("K1", "K1", 100.0, 1, None, "2025-01-01T00:00:00Z", None),
+            subscription(
+                "K2a",
+                "K2",
+                200.0,
+                1,
+                None,
+                "2025-01-01T00:00:00Z",
+                Some("2026-03-01T00:00:00Z"),
+            ),
+            subscription("K2b", "K2", 300.0, 1, None, "2026-03-01T00:00:00Z", None),
+            subscription(
+                "K3",
+                "K3",
+                100.0,
+                1,
+                None,
+                "2025-01-01T00:00:00Z",
+                Some("2026-02-01T00:00:00Z"),
+            ),
+            subscription("N", "N", 100.0, 1, None, "2026-11-01T00:00:00Z", None),
+            subscription(
+                "Ra",
+                "R",
+                50.0,
+                1,
+                None,
+                "2026-01-01T00:00:00Z",
+                Some("2026-06-01T00:00:00Z"),
+            ),
+            subscription("Rb", "R", 80.0, 1, None, "2026-11-05T00:00:00Z", None),
+        ],
+    );
+    let order = |id: &'static str, c: &'static str, at: &'static str, amount: f64| {
+        vec![V::S(id), V::S(c), V::T(at), V::F(amount), V::S("EUR")]
+    };
+    fixture.table(
+        "orders",
+        &[
+            order("O1", "K1", "2026-07-01T00:00:00Z", 100.0),
+            order("O2", "K1", "2026-10-01T00:00:00Z", 100.0),
+            order("O3", "K1", "2026-11-10T00:00:00Z", 100.0),
+            order("O4", "K2", "2026-06-01T00:00:00Z", 400.0),
+            order("O5", "K2", "2026-10-10T00:00:00Z", 200.0),
+        ],
+    );
+    let ces = |id: &'static str, score: i32, at: &'static str| {
+        crate::support::warehouse::answer(id, "K1", id, "ces", score, 7, at)
+    };
+    fixture.table(
+        "survey_responses",
+        &[
+            ces("E1", 5, "2026-11-01T00:00:00Z"),
+            ces("E2", 7, "2026-11-02T00:00:00Z"),
+            ces("E3", 4, "2026-11-03T00:00:00Z"),
+            ces("E4", 1, "2026-11-04T00:00:00Z"),
+            ces("E5", 7, "2026-10-25T00:00:00Z"),
+        ],
+    );
+    fixture.table(
+        "clients",
+        &[
+            client("K1", "SMB"),
+            client("K2", "SMB"),
+            client("K3", "SMB"),
+            client("N", "SMB"),
+            client("R", "SMB"),
+        ],
+    );
+    fixture.empty_rest();
+    project.write_config_with(
+        "warehouse",
+        &[
+            "new_mrr",
+            "reactivation_mrr",
+            "expansion_mrr",
+            "churned_mrr",
+            "nrr",
+            "grr",
+            "new_clients",
+            "repeat_purchase_rate",
+            "revenue_growth_per_client",
+            "ces",
+            "ces_average",
+        ],
+        DEFAULT_DELIVERY,
+    );
+    let report = figures(&project);
+    let value = |id: &str| field(&report, id, "value").unwrap_or(f64::NAN);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    assert!(close(value("new_mrr"), 100.0));
+    assert!(close(value("reactivation_mrr"), 80.0));
+    assert!(close(value("expansion_mrr"), 0.0));
+    assert!(close(value("churned_mrr"), 0.0));
+    assert!(close(value("nrr"), 1.0), "{}", value("nrr"));
+    assert!(close(value("grr"), 0.75));
+    assert_eq!(field(&report, "nrr", "sample_size"), Some(3.0));
+    assert!(close(value("new_clients"), 1.0), "only N is new; R returns");
+    assert!(close(value("repeat_purchase_rate"), 0.5));
+    assert!(close(value("revenue_growth_per_client"), -0.2));
+    let movers = metric(&report, "revenue_growth_per_client")["items"]
+        .as_array()
+        .expect("items")
+        .clone();
+    assert_eq!(movers.len(), 2);
+    assert_eq!(
+        (movers[0]["label"].as_str(), movers[0]["client"].as_str()),
+        (Some("rise"), Some("K1"))
+    );
+    assert_eq!(
+        (movers[1]["label"].as_str(), movers[1]["client"].as_str()),
+        (Some("fall"), Some("K2"))
+    );
+    assert!(close(value("ces"), 0.5));
+    assert!(close(value("ces_average"), 4.25));
+}
