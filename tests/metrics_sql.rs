@@ -428,6 +428,7 @@ fn data_errors_name_table_column_and_rows() {
 /// - N pays 100 from 2026-11-01, never before: new_mrr 100.
 /// - R paid 50 from January to June, returns at 80 on 2026-11-05:
 ///   reactivation_mrr 80 (not new).
+///
 /// NRR = (100 + 300 + 0) / (100 + 200 + 100) = 1.0; GRR caps K2 at 200:
 /// (100 + 200) / 400 = 0.75.
 ///
@@ -438,6 +439,7 @@ fn data_errors_name_table_column_and_rows() {
 /// - revenue_growth_per_client (90 days from 2026-08-25, the 90 before from
 ///   2026-05-27): K1 200 vs 100, K2 200 vs 400 → 400 / 500 - 1 = -0.2;
 ///   largest rise K1 (+100 %), largest fall K2 (-50 %).
+///
 /// CES (28 days): 5, 7, 4, 1 → 2 of 4 easy = 0.5, mean 4.25; a 7 on
 /// 2026-10-25 is outside.
 #[test]
