@@ -598,6 +598,16 @@ pub async fn check(
         .register_tables(&ctx, &needed)
         .await
         .map_err(RunError::Catalog)?;
+    // Every breakdown column must exist in `clients`.
+    let mut missing = Vec::new();
+    for dimension in &prepared.config.reporting.breakdowns {
+        if let Err(error) = catalog::segment_values(&ctx, dimension).await {
+            missing.push(error);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(RunError::Catalog(missing));
+    }
     let period = Period::last_complete(now, prepared.config.reporting.timezone);
     let mut errors = Vec::new();
     for query in &queries {

@@ -78,11 +78,13 @@ impl SentLedger {
     /// Records a sent message and saves the ledger at once.
     pub fn record(&mut self, message: SentMessage) -> Result<(), StateError> {
         self.file.sent.push(message);
-        let text = serde_json::to_string_pretty(&self.file).unwrap_or_default();
-        write_atomically(&self.path, text.as_bytes()).map_err(|source| StateError::Write {
+        let write_error = |source| StateError::Write {
             path: self.path.clone(),
             source,
-        })
+        };
+        let text = serde_json::to_string_pretty(&self.file)
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+        write_atomically(&self.path, text.as_bytes()).map_err(write_error)
     }
 }
 

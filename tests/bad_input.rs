@@ -255,3 +255,23 @@ fn a_missing_config_file() {
         .arg(project.path().join("nope.yaml")));
     assert_clean_failure(&output, 2, &["nope.yaml"]);
 }
+
+#[test]
+fn a_breakdown_by_a_column_clients_lack() {
+    let project = project_with_fixture();
+    let text = std::fs::read_to_string(project.config())
+        .expect("read")
+        .replace(
+            "  timezone: UTC\n",
+            "  timezone: UTC\n  breakdowns: [segment, tier]\n",
+        );
+    std::fs::write(project.config(), text).expect("write");
+    for command in [vec!["check"], vec!["run", "--period", "2026-W47"]] {
+        let output = run(&mut project.command(&command));
+        assert_clean_failure(
+            &output,
+            3,
+            &["`clients`", "no column `tier`", "reporting.breakdowns"],
+        );
+    }
+}
