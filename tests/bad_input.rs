@@ -46,44 +46,11 @@ fn a_missing_column_is_a_data_error_naming_table_and_column() {
     assert_clean_failure(&output, 3, &["`subscriptions`", "no column `discount_pct`"]);
 }
 
-/// A copy of the repository's queries (with shared CTEs and the lock) that
-/// the project's config points at.
-fn own_queries(project: &Project) -> std::path::PathBuf {
-    let queries = project.path().join("queries");
-    for sub in ["", "shared"] {
-        std::fs::create_dir_all(queries.join(sub)).expect("mkdir");
-        for entry in std::fs::read_dir(repo().join("queries").join(sub)).expect("queries") {
-            let path = entry.expect("entry").path();
-            if path.is_file() {
-                std::fs::copy(
-                    &path,
-                    queries.join(sub).join(path.file_name().expect("name")),
-                )
-                .expect("copy");
-            }
-        }
-    }
-    let config = std::fs::read_to_string(project.config()).expect("config");
-    let config = config
-        .lines()
-        .map(|l| {
-            if l.starts_with("queries:") {
-                "queries: queries"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(project.config(), config).expect("write config");
-    queries
-}
-
 #[test]
 fn a_query_that_does_not_parse_names_its_file() {
     // A data team adds version 2 of NPS, with a typo.
     let project = project_with_fixture();
-    let queries = own_queries(&project);
+    let queries = project.own_queries();
     let v2 = std::fs::read_to_string(queries.join("nps.sql"))
         .expect("read")
         .replace("-- version: 1", "-- version: 2")
@@ -106,7 +73,7 @@ fn a_query_that_does_not_parse_names_its_file() {
 #[test]
 fn an_edited_published_query_is_caught() {
     let project = project_with_fixture();
-    let queries = own_queries(&project);
+    let queries = project.own_queries();
     assert!(run(&mut project.command(&["check"])).status.success());
     let path = queries.join("churned_clients.sql");
     let edited = std::fs::read_to_string(&path)

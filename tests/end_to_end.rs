@@ -8,8 +8,8 @@ use std::path::Path;
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::support::{
-    Project, assert_clean_failure, clientpulse, eml_files, metric, repo, run, start_s3, start_smtp,
-    stderr, stdout,
+    Project, assert_clean_failure, clientpulse, copy_files, eml_files, metric, repo, run, start_s3,
+    start_smtp, stderr, stdout,
 };
 
 const END: &str = "2026-11-25";
@@ -67,14 +67,7 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
     // its root, exactly as README's first command does.
     let root = tempfile::tempdir().expect("tmp");
     for folder in ["config", "queries", "queries/shared", "report-templates"] {
-        let target = root.path().join(folder);
-        std::fs::create_dir_all(&target).expect("mkdir");
-        for entry in std::fs::read_dir(repo().join(folder)).expect("read") {
-            let path = entry.expect("entry").path();
-            if path.is_file() {
-                std::fs::copy(&path, target.join(path.file_name().expect("name"))).expect("copy");
-            }
-        }
+        copy_files(&repo().join(folder), &root.path().join(folder));
     }
     let output = run(clientpulse().arg("run").current_dir(root.path()));
     assert!(output.status.success(), "{}", stderr(&output));

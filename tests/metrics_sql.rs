@@ -298,20 +298,7 @@ fn durations_in_business_hours_when_the_config_asks() {
 #[test]
 fn a_pinned_version_runs_beside_a_newer_one() {
     let project = support_project("");
-    let queries = project.path().join("queries");
-    std::fs::create_dir_all(queries.join("shared")).expect("mkdir");
-    for sub in ["", "shared"] {
-        for entry in std::fs::read_dir(repo().join("queries").join(sub)).expect("queries") {
-            let path = entry.expect("entry").path();
-            if path.is_file() {
-                std::fs::copy(
-                    &path,
-                    queries.join(sub).join(path.file_name().expect("name")),
-                )
-                .expect("copy");
-            }
-        }
-    }
+    let queries = project.own_queries();
     // Version 2 of open_tickets counts only tickets without a response.
     let v2 = std::fs::read_to_string(queries.join("open_tickets.sql"))
         .expect("read")
@@ -319,18 +306,6 @@ fn a_pinned_version_runs_beside_a_newer_one() {
         .replace("    COUNT(*) AS value,", "    COUNT(*) FILTER (WHERE first_response_at IS NULL OR first_response_at >= $window_end) AS value,");
     std::fs::write(queries.join("open_tickets.v2.sql"), v2).expect("write");
     let config = std::fs::read_to_string(project.config()).expect("config");
-    let config = config
-        .lines()
-        .map(|l| {
-            if l.starts_with("queries:") {
-                "queries: queries".to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(project.config(), &config).expect("write");
     // Unpinned, the newest version runs.
     let report = figures(&project);
     assert_eq!(field(&report, "open_tickets", "value"), Some(2.0));

@@ -135,6 +135,28 @@ impl Project {
         command
     }
 
+    /// Copies the repository's queries (shared CTEs and lock included) into
+    /// the project and points its config at the copy, for tests that edit
+    /// them. Returns the copy's folder.
+    pub fn own_queries(&self) -> PathBuf {
+        let queries = self.path().join("queries");
+        copy_files(&repo().join("queries"), &queries);
+        copy_files(&repo().join("queries/shared"), &queries.join("shared"));
+        let config = std::fs::read_to_string(self.config()).expect("config");
+        let config: Vec<&str> = config
+            .lines()
+            .map(|l| {
+                if l.starts_with("queries:") {
+                    "queries: queries"
+                } else {
+                    l
+                }
+            })
+            .collect();
+        std::fs::write(self.config(), config.join("\n") + "\n").expect("write config");
+        queries
+    }
+
     pub fn report_json(&self, period: &str) -> serde_json::Value {
         let text = std::fs::read_to_string(self.out().join(period).join("report.json"))
             .expect("report.json exists");
@@ -144,6 +166,17 @@ impl Project {
 
 pub const DEFAULT_DELIVERY: &str =
     "delivery:\n  mode: outbox\n  from: Client Pulse <clientpulse@example.com>\n";
+
+/// Copies the files (not folders) of `from` into `to`.
+pub fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+}
 
 /// The value of metric `id` in a report.json.
 pub fn metric<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
