@@ -214,6 +214,20 @@ fn prepare(
     }
 }
 
+/// A session with the UDFs, and the config's warehouse registered in it.
+fn open_warehouse(
+    config: &Config,
+) -> Result<(datafusion::prelude::SessionContext, Warehouse), RunError> {
+    let ctx = metrics::new_session(&config.udf_settings());
+    let warehouse = Warehouse::open(
+        &ctx,
+        &config.warehouse.root,
+        config.warehouse.endpoint.as_deref(),
+    )
+    .map_err(|e| RunError::Catalog(vec![e]))?;
+    Ok((ctx, warehouse))
+}
+
 /// The tables the given queries read, each with the files that need it;
 /// `clients` too when the config breaks metrics down by a client column.
 fn tables_needed<'a>(
@@ -299,13 +313,7 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
     };
     ensure_demo_warehouse(&prepared.config, options.now)?;
 
-    let ctx = metrics::new_session(&prepared.config.udf_settings());
-    let warehouse = Warehouse::open(
-        &ctx,
-        &prepared.config.warehouse.root,
-        prepared.config.warehouse.endpoint.as_deref(),
-    )
-    .map_err(|e| RunError::Catalog(vec![e]))?;
+    let (ctx, warehouse) = open_warehouse(&prepared.config)?;
     let needed = tables_needed(
         &ctx,
         &prepared.config,
@@ -584,13 +592,7 @@ pub async fn check(
     if !unpublished.is_empty() {
         return Err(RunError::Invalid(Diagnostics(unpublished)));
     }
-    let ctx = metrics::new_session(&prepared.config.udf_settings());
-    let warehouse = Warehouse::open(
-        &ctx,
-        &prepared.config.warehouse.root,
-        prepared.config.warehouse.endpoint.as_deref(),
-    )
-    .map_err(|e| RunError::Catalog(vec![e]))?;
+    let (ctx, warehouse) = open_warehouse(&prepared.config)?;
     let queries: Vec<&QueryFile> = prepared.library.all().collect();
     let needed =
         tables_needed(&ctx, &prepared.config, queries.iter().copied()).map_err(RunError::Plans)?;
