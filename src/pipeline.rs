@@ -453,7 +453,16 @@ async fn segment_figures(
                 .await?;
             let label = value.clone().unwrap_or_else(|| "(none)".to_string());
             for (index, figure) in figures.into_iter().enumerate() {
-                let benchmark = config.benchmarks.get(&prepared.selected[index].1.id);
+                let query = &prepared.selected[index].1;
+                // A segment's MRR or count is a part of the total: held
+                // against the total's target it would always miss. Only a
+                // target set for the segment judges it; rates and scores
+                // are held against the total's target too.
+                let additive = matches!(query.unit, metrics::Unit::Money | metrics::Unit::Count);
+                let benchmark = config
+                    .benchmarks
+                    .get(&query.id)
+                    .filter(|b| !additive || b.segments.contains_key(&label));
                 by_metric[index].push(report::SegmentReport {
                     dimension: dimension.clone(),
                     segment: label.clone(),
