@@ -1,7 +1,8 @@
 //! The order of the stages, and the only place that knows it.
 //!
 //! `run`: config → query library → warehouse catalog → data checks →
-//! metrics (current week and its trend) → benchmark evaluation → report
+//! metrics (current week, its trend, and the week per segment of clients)
+//! → benchmark evaluation → report
 //! (report.json, report.html) → delivery (outbox, SMTP). `check` walks the
 //! same path up to planning, without running or sending anything.
 //!
