@@ -89,6 +89,36 @@ pub fn status(
     }
 }
 
+/// The status of a metric's own figure. A list-valued metric (comments,
+/// features) has no single value to judge: with items it is
+/// `no_benchmark`, without them `no_data`.
+pub fn metric_status(
+    value: Option<f64>,
+    sample_size: u64,
+    benchmark: Option<&Benchmark>,
+    has_items: bool,
+) -> Status {
+    if value.is_none() && has_items {
+        return Status::NoBenchmark;
+    }
+    status(value, sample_size, benchmark, None)
+}
+
+/// The status of one segment's figure. A segment's MRR or count is a part
+/// of the total (`additive`): held against the total's target it would
+/// always miss, so only a target set for that segment judges it. Rates and
+/// scores are held against the total's target when the segment has none.
+pub fn segment_status(
+    value: Option<f64>,
+    sample_size: u64,
+    benchmark: Option<&Benchmark>,
+    segment: &str,
+    additive: bool,
+) -> Status {
+    let benchmark = benchmark.filter(|b| !additive || b.segments.contains_key(segment));
+    status(value, sample_size, benchmark, Some(segment))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +146,32 @@ mod tests {
         );
         assert_eq!(status(None, 0, Some(&b), None), Status::NoData);
         assert_eq!(status(Some(1.0), 100, None, None), Status::NoBenchmark);
+    }
+
+    #[test]
+    fn segments_of_additive_metrics_need_their_own_target() {
+        let mut b = benchmark(Direction::HigherIsBetter);
+        assert_eq!(
+            segment_status(Some(10.0), 40, Some(&b), "SMB", true),
+            Status::NoBenchmark
+        );
+        assert_eq!(
+            segment_status(Some(10.0), 40, Some(&b), "SMB", false),
+            Status::OffTarget
+        );
+        b.segments.insert(
+            "SMB".into(),
+            crate::config::SegmentTarget {
+                target: 8.0,
+                watch_band: 1.0,
+            },
+        );
+        assert_eq!(
+            segment_status(Some(10.0), 40, Some(&b), "SMB", true),
+            Status::OnTarget
+        );
+        assert_eq!(metric_status(None, 0, Some(&b), true), Status::NoBenchmark);
+        assert_eq!(metric_status(None, 0, Some(&b), false), Status::NoData);
     }
 
     #[test]

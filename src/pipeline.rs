@@ -455,25 +455,18 @@ async fn segment_figures(
             let label = value.clone().unwrap_or_else(|| "(none)".to_string());
             for (index, figure) in figures.into_iter().enumerate() {
                 let query = &prepared.selected[index].1;
-                // A segment's MRR or count is a part of the total: held
-                // against the total's target it would always miss. Only a
-                // target set for the segment judges it; rates and scores
-                // are held against the total's target too.
                 let additive = matches!(query.unit, metrics::Unit::Money | metrics::Unit::Count);
-                let benchmark = config
-                    .benchmarks
-                    .get(&query.id)
-                    .filter(|b| !additive || b.segments.contains_key(&label));
                 by_metric[index].push(report::SegmentReport {
                     dimension: dimension.clone(),
                     segment: label.clone(),
                     value: figure.value,
                     sample_size: figure.sample_size,
-                    status: evaluate::status(
+                    status: evaluate::segment_status(
                         figure.value,
                         figure.sample_size,
-                        benchmark,
-                        Some(&label),
+                        config.benchmarks.get(&query.id),
+                        &label,
+                        additive,
                     ),
                 });
             }
@@ -536,14 +529,12 @@ fn metric_report(
         previous,
         target: benchmark.map(|b| b.target),
         direction: benchmark.map(|b| b.direction),
-        status: match query.unit {
-            // A list of comments has no value to judge, only presence.
-            // A list (comments, features) has no single value to judge.
-            _ if current.value.is_none() && !current.items.is_empty() => {
-                evaluate::Status::NoBenchmark
-            }
-            _ => evaluate::status(current.value, current.sample_size, benchmark, None),
-        },
+        status: evaluate::metric_status(
+            current.value,
+            current.sample_size,
+            benchmark,
+            !current.items.is_empty(),
+        ),
         trend: weeks
             .iter()
             .zip(series)
