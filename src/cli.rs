@@ -181,10 +181,7 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                 seed: args.seed,
                 end: args.end.unwrap_or_else(|| Utc::now().date_naive()),
             };
-            demo::generate(&args.out, &options).map_err(|error| RunError::Demo {
-                path: args.out.clone(),
-                message: error.to_string(),
-            })?;
+            demo::generate(&args.out, &options)?;
             println!(
                 "demo warehouse written to {} (scale {}, seed {}, data until {})",
                 args.out.display(),

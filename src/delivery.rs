@@ -18,7 +18,10 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::config::{Delivery, DeliveryMode, SmtpSettings, SmtpTls};
+use crate::config::{
+    Delivery, DeliveryMode, MAX_RETRIES, MAX_RETRY_PAUSE_SECONDS, SmtpSettings, SmtpTls,
+};
+use crate::fault::Fault;
 use crate::state::{self, SentLedger, SentMessage, StateError};
 
 /// The environment variable that overrides the config's SMTP server.
@@ -50,8 +53,15 @@ pub enum DeliveryError {
 }
 
 impl DeliveryError {
-    pub fn is_setup(&self) -> bool {
-        matches!(self, DeliveryError::Setup(_))
+    /// A wrong setting is the user's; a disk that cannot take the outbox or
+    /// the ledger is local, not a delivery failure; only messages that
+    /// could not be sent are.
+    pub fn fault(&self) -> Fault {
+        match self {
+            DeliveryError::Setup(_) => Fault::Input,
+            DeliveryError::Outbox { .. } | DeliveryError::Ledger(_) => Fault::Internal,
+            DeliveryError::Failed { .. } => Fault::Delivery,
+        }
     }
 }
 
@@ -145,7 +155,8 @@ pub async fn deliver(
                     message_id: message_id.clone(),
                     audience: letter.audience.clone(),
                     recipient: letter.recipient.clone(),
-                    sent_at: crate::report::instant(Utc::now()),
+                    // The injected clock, like every other instant of a run.
+                    sent_at: crate::report::instant(date),
                 })?;
                 outcome.sent += 1;
             }
@@ -271,13 +282,14 @@ fn smtp_transport(settings: Option<&SmtpSettings>) -> Result<Smtp, DeliveryError
 }
 
 /// Sends one message, retrying transient failures with a doubling pause.
-/// A permanent rejection (5xx) is not retried: it would fail again.
+/// A permanent rejection (5xx) is not retried: it would fail again. The
+/// retries and the pause have ceilings whatever the config says.
 async fn send_with_retries(
     transport: &Smtp,
     message: &Message,
     retries: u32,
 ) -> Result<(), String> {
-    let mut pause = Duration::from_millis(500);
+    let retries = retries.min(MAX_RETRIES);
     let mut attempt = 0;
     loop {
         match transport.send(message.clone()).await {
@@ -286,12 +298,20 @@ async fn send_with_retries(
                 return Err(error.to_string());
             }
             Err(_) => {
+                tokio::time::sleep(retry_pause(attempt)).await;
                 attempt += 1;
-                tokio::time::sleep(pause).await;
-                pause *= 2;
             }
         }
     }
+}
+
+/// The pause after failed attempt `attempt` (0-based): 0.5 s, doubling,
+/// never more than [`MAX_RETRY_PAUSE_SECONDS`].
+fn retry_pause(attempt: u32) -> Duration {
+    let ceiling = Duration::from_secs(MAX_RETRY_PAUSE_SECONDS);
+    Duration::from_millis(500)
+        .checked_mul(2u32.saturating_pow(attempt))
+        .map_or(ceiling, |pause| pause.min(ceiling))
 }
 
 #[cfg(test)]
@@ -313,6 +333,38 @@ mod tests {
         assert!(a.starts_with("<clientpulse.2026-W47.leadership_team."));
         assert!(a.ends_with("@example.com>"));
         assert_ne!(a, message_id("2026-W48", &letter, &from));
+    }
+
+    #[test]
+    fn retry_pauses_double_up_to_a_ceiling() {
+        assert_eq!(retry_pause(0), Duration::from_millis(500));
+        assert_eq!(retry_pause(3), Duration::from_secs(4));
+        assert_eq!(
+            retry_pause(40),
+            Duration::from_secs(MAX_RETRY_PAUSE_SECONDS)
+        );
+        assert_eq!(
+            retry_pause(u32::MAX),
+            Duration::from_secs(MAX_RETRY_PAUSE_SECONDS)
+        );
+    }
+
+    #[test]
+    fn outbox_file_names_stay_in_the_outbox() {
+        for hostile in ["../../etc/passwd", "a/b", "..", "C:\\x", "a\0b", "é/../x"] {
+            let name = file_safe(hostile);
+            assert!(
+                !name.contains('/') && !name.contains('\\') && !name.contains('\0'),
+                "{name}"
+            );
+            let file = format!("01-{name}-{name}.eml");
+            let path = Path::new("outbox").join(&file);
+            assert_eq!(path.parent(), Some(Path::new("outbox")), "{file}");
+            assert_eq!(
+                path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                Some(file)
+            );
+        }
     }
 
     #[test]

@@ -70,3 +70,63 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// The largest file a user edits that clientpulse reads (config,
+/// benchmarks, queries, templates, lock): far above any real one, far
+/// below what would hurt memory or time.
+pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Reads a file a user edits as UTF-8 text, refusing one that is too
+/// large or not UTF-8, with a problem that says where.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|error| Diagnostic::in_file(path, format!("cannot read: {error}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| Diagnostic::in_file(path, format!("cannot read: {error}")))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(Diagnostic::in_file(
+            path,
+            format!(
+                "is larger than {} KiB: not a file clientpulse reads",
+                MAX_INPUT_BYTES / 1024
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        let valid_up_to = error.utf8_error().valid_up_to();
+        not_utf8(path, error.as_bytes(), valid_up_to)
+    })
+}
+
+/// The problem of a file that is not UTF-8, at the first bad byte.
+pub fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let before = bytes.get(..valid_up_to).unwrap_or(bytes);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |newline| newline + 1);
+    Diagnostic::at(
+        path,
+        line,
+        before.len() - line_start + 1,
+        "is not valid UTF-8: save the file as UTF-8",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_the_first_byte_that_is_not_utf8() {
+        let problem = not_utf8(Path::new("a.sql"), b"ok\nab\xffc", 5);
+        assert_eq!(
+            problem.to_string(),
+            "a.sql:2:3: is not valid UTF-8: save the file as UTF-8"
+        );
+    }
+}

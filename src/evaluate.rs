@@ -119,6 +119,26 @@ pub fn segment_status(
     status(value, sample_size, benchmark, Some(segment))
 }
 
+/// The `(metric, segment)` pairs of the benchmarks whose segment no
+/// client belongs to: a typo in the benchmarks file, or a segment renamed
+/// in the warehouse. Either way the target would never judge anything.
+pub fn unknown_segments(
+    benchmarks: &crate::config::Benchmarks,
+    segments: &std::collections::BTreeSet<String>,
+) -> Vec<(String, String)> {
+    benchmarks
+        .by_metric
+        .iter()
+        .flat_map(|(metric, benchmark)| {
+            benchmark
+                .segments
+                .keys()
+                .filter(|segment| !segments.contains(*segment))
+                .map(move |segment| (metric.clone(), segment.clone()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

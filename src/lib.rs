@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod demo;
 pub mod diagnostic;
 pub mod evaluate;
+pub mod fault;
 pub mod metrics;
 pub mod period;
 pub mod pipeline;

@@ -150,16 +150,20 @@ impl Period {
 /// in a few zones), the first instant of the day that exists.
 fn local_midnight(date: NaiveDate, timezone: Tz) -> DateTime<Utc> {
     let mut time = NaiveTime::MIN;
-    loop {
+    // DST gaps are at most a few hours: step a quarter-hour at a time, for
+    // at most one day, until the clock exists.
+    for _ in 0..96 {
         if let Some(instant) = timezone
             .from_local_datetime(&date.and_time(time))
             .earliest()
         {
             return instant.with_timezone(&Utc);
         }
-        // DST gaps are at most a few hours; step until the clock exists.
         time += chrono::Duration::minutes(15);
     }
+    // No zone has a day without a valid quarter-hour; UTC midnight is the
+    // least wrong answer if one ever does.
+    date.and_time(NaiveTime::MIN).and_utc()
 }
 
 /// How far back a metric looks.

@@ -18,11 +18,12 @@ use thiserror::Error;
 
 use crate::catalog::{self, CatalogError, NeededBy, Warehouse};
 use crate::checks::{self, DataError};
-use crate::config::{self, Config, ConfigError, MetricSelection};
+use crate::config::{self, Config, MetricSelection};
 use crate::delivery::{self, DeliveryError, DeliveryOutcome, Letter};
-use crate::demo;
+use crate::demo::{self, DemoError};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::evaluate;
+use crate::fault::Fault;
 use crate::metrics::{self, MetricValue, MetricsError, QueryFile, QueryLibrary};
 use crate::period::{Period, PeriodError};
 use crate::report::render::{RenderError, Templates};
@@ -36,8 +37,8 @@ const CONCURRENT_QUERIES: usize = 4;
 
 #[derive(Debug, Error)]
 pub enum RunError {
-    #[error("{0}")]
-    Config(#[from] ConfigError),
+    /// Problems of the user's files (config, benchmarks, queries, lock,
+    /// templates) or the command line, all of them.
     #[error("{0}")]
     Invalid(Diagnostics),
     #[error("{0}")]
@@ -54,13 +55,15 @@ pub enum RunError {
     Render(#[from] RenderError),
     #[error("{0}")]
     Delivery(#[from] DeliveryError),
-    #[error("cannot write {path}: {source}")]
+    #[error(
+        "cannot write {path}: {source} (a local fault: check the folder's permissions and free space)"
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot make the demo warehouse at {path}: {message}")]
-    Demo { path: PathBuf, message: String },
+    #[error("{0}")]
+    Demo(#[from] DemoError),
 }
 
 fn join_lines<T: std::fmt::Display>(items: &[T]) -> String {
@@ -72,18 +75,23 @@ fn join_lines<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 impl RunError {
-    /// The exit code of outputs.md: 2 config, query or usage; 3 data; 4
-    /// delivery.
-    pub fn exit_code(&self) -> u8 {
+    /// Whose fault it is; [`Fault::exit_code`] is the process's exit code.
+    pub fn fault(&self) -> Fault {
+        let worst = |faults: Vec<Fault>| Fault::worst(faults).unwrap_or(Fault::Internal);
         match self {
-            RunError::Catalog(errors) if errors.iter().any(CatalogError::is_data_fault) => 3,
-            RunError::Data(_) => 3,
-            RunError::Metrics(error) if error.is_data_fault() => 3,
-            RunError::Plans(errors) if errors.iter().all(MetricsError::is_data_fault) => 3,
-            RunError::Delivery(error) if !error.is_setup() => 4,
-            RunError::Write { .. } | RunError::Demo { .. } => 1,
-            _ => 2,
+            RunError::Invalid(_) | RunError::Period(_) | RunError::Render(_) => Fault::Input,
+            RunError::Catalog(errors) => worst(errors.iter().map(CatalogError::fault).collect()),
+            RunError::Data(_) => Fault::Data,
+            RunError::Metrics(error) => error.fault(),
+            RunError::Plans(errors) => worst(errors.iter().map(MetricsError::fault).collect()),
+            RunError::Delivery(error) => error.fault(),
+            RunError::Write { .. } => Fault::Internal,
+            RunError::Demo(error) => error.fault(),
         }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.fault().exit_code()
     }
 }
 
@@ -120,22 +128,69 @@ pub struct WeekOutcome {
     pub delivery: DeliveryOutcome,
 }
 
+/// Which command inputs are prepared for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Run,
+    Check,
+    Lock,
+}
+
 /// Config, queries and templates, validated together.
 struct Prepared {
     config: Config,
     selected: Vec<(MetricSelection, QueryFile)>,
     library: QueryLibrary,
     templates: Templates,
+    /// Whether the warehouse root came from `--warehouse`: then it is never
+    /// the demo warehouse, whatever the config says.
+    warehouse_overridden: bool,
 }
 
-/// Loads and cross-validates config, benchmarks and query headers,
-/// collecting every problem before failing.
+/// Loads and cross-validates every input a run reads before the
+/// warehouse: the config and its benchmarks, every query file and header,
+/// the lock, and the templates. Every problem of every file is collected
+/// before failing, so one `check` lists them all.
 fn prepare(
     config_path: &Path,
     warehouse: Option<&str>,
     out: Option<&Path>,
+    purpose: Purpose,
 ) -> Result<Prepared, RunError> {
-    let mut config = config::load(config_path)?;
+    let loaded = config::load(config_path);
+    let mut problems: Vec<Diagnostic> = loaded.problems;
+    let Some(files) = loaded.files else {
+        return Err(RunError::Invalid(Diagnostics(problems)));
+    };
+    let (library, mut found) = QueryLibrary::load(&files.queries_dir);
+    let unreadable: BTreeSet<PathBuf> = found.iter().map(|p| p.file.clone()).collect();
+    problems.append(&mut found);
+    // A published version must run exactly as published; `check` also
+    // wants every version published.
+    problems.extend(library.verify_lock(&files.queries_dir));
+    if purpose == Purpose::Check {
+        problems.extend(library.unpublished(&files.queries_dir).into_iter().map(|query| {
+            Diagnostic::in_file(
+                &query.path,
+                format!(
+                    "metric `{}` version {} is not published in {}: run `clientpulse lock` and commit it",
+                    query.id,
+                    query.version,
+                    metrics::library::LOCK_FILE
+                ),
+            )
+        }));
+    }
+    let templates = match Templates::load(files.templates_dir.as_deref()) {
+        Ok(templates) => Some(templates),
+        Err(mut found) => {
+            problems.append(&mut found);
+            None
+        }
+    };
+    let Some(mut config) = loaded.config else {
+        return Err(RunError::Invalid(Diagnostics(problems)));
+    };
     if let Some(root) = warehouse {
         let cwd = std::env::current_dir().unwrap_or_default();
         config.warehouse.root = config::resolve_root(&cwd, root);
@@ -143,17 +198,17 @@ fn prepare(
     if let Some(out) = out {
         config.out_dir = out.to_path_buf();
     }
-    let mut problems: Vec<Diagnostic> = Vec::new();
-    let (library, mut found) = QueryLibrary::load(&config.queries_dir);
-    let unreadable: BTreeSet<PathBuf> = found.iter().map(|p| p.file.clone()).collect();
-    problems.append(&mut found);
-    // A published version must run exactly as published.
-    problems.extend(library.verify_lock(&config.queries_dir));
+    problems.extend(out_inside_warehouse(&config));
     let mut selected = Vec::new();
     for selection in &config.metrics {
         let line = config::line_of_entry(&config.source_text, "id", &selection.id);
         match library.select(&selection.id, selection.version) {
-            Some(query) => selected.push((selection.clone(), query.clone())),
+            Some(query) => {
+                if let Some(message) = window_problem(selection, query) {
+                    problems.push(Diagnostic::at_line(&config.source, line, message));
+                }
+                selected.push((selection.clone(), query.clone()));
+            }
             None if library.contains(&selection.id) => problems.push(Diagnostic::at_line(
                 &config.source,
                 line,
@@ -197,21 +252,52 @@ fn prepare(
     for problem in delivery::validate_addresses(&config.delivery.from, recipients) {
         problems.push(Diagnostic::in_file(&config.source, problem));
     }
-    let templates = match Templates::load(config.templates_dir.as_deref()) {
-        Ok(templates) => Some(templates),
-        Err(error) => {
-            problems.push(Diagnostic::in_file(&config.source, error.to_string()));
-            None
-        }
-    };
     match templates {
         Some(templates) if problems.is_empty() => Ok(Prepared {
             config,
             selected,
             library,
             templates,
+            warehouse_overridden: warehouse.is_some(),
         }),
         _ => Err(RunError::Invalid(Diagnostics(problems))),
+    }
+}
+
+/// A report never goes into the warehouse it reads: an out folder inside
+/// a local warehouse root is refused.
+fn out_inside_warehouse(config: &Config) -> Option<Diagnostic> {
+    let root = catalog::local_root(&config.warehouse.root)?;
+    let root = std::path::absolute(&root).ok()?;
+    let out = std::path::absolute(&config.out_dir).ok()?;
+    out.starts_with(&root).then(|| {
+        Diagnostic::in_file(
+            &config.source,
+            format!(
+                "the out folder {} is inside the warehouse {}: clientpulse never writes into the warehouse it reads; choose another `out` or `--out`",
+                out.display(),
+                root.display()
+            ),
+        )
+    })
+}
+
+/// A query's window is part of its meaning: a stock (`as_of_end`) has no
+/// trailing window, and a flow over days cannot be measured at an instant.
+fn window_problem(selection: &MetricSelection, query: &QueryFile) -> Option<String> {
+    use crate::period::Window;
+    match (query.window, selection.window?) {
+        (Window::AsOfEnd, Window::Days(days)) => Some(format!(
+            "metric `{}`: window `{days}d` does not apply: {} is measured at the week's end (as_of_end), a stock with no window",
+            selection.id,
+            query.path.display()
+        )),
+        (Window::Days(days), Window::AsOfEnd) => Some(format!(
+            "metric `{}`: window `as_of_end` is refused: {} is a flow over a window of days (default {days}d); give a number of days such as `{days}d`",
+            selection.id,
+            query.path.display()
+        )),
+        _ => None,
     }
 }
 
@@ -268,15 +354,19 @@ fn tables_needed<'a>(
     }
 }
 
-/// Makes the demo warehouse when the config asks for it and it is missing.
-fn ensure_demo_warehouse(config: &Config, now: DateTime<Utc>) -> Result<(), RunError> {
-    if !config.warehouse.generate_demo_if_missing {
+/// Makes the demo warehouse when the config asks for it and it is missing:
+/// only at the config's own root, never at a root given by `--warehouse`,
+/// and only into a folder that is empty or already the demo's own (the
+/// demo module refuses anything else).
+fn ensure_demo_warehouse(prepared: &Prepared, now: DateTime<Utc>) -> Result<(), RunError> {
+    let config = &prepared.config;
+    if prepared.warehouse_overridden || !config.warehouse.generate_demo_if_missing {
         return Ok(());
     }
     let Some(root) = catalog::local_root(&config.warehouse.root) else {
         return Ok(());
     };
-    if root.join(demo::COMPLETE_MARKER).exists() {
+    if demo::is_complete(&root) {
         return Ok(());
     }
     eprintln!(
@@ -289,10 +379,7 @@ fn ensure_demo_warehouse(config: &Config, now: DateTime<Utc>) -> Result<(), RunE
         seed: demo::DEFAULT_SEED,
         end: now.date_naive(),
     };
-    demo::generate(&root, &options).map_err(|error| RunError::Demo {
-        path: root.clone(),
-        message: error.to_string(),
-    })
+    Ok(demo::generate(&root, &options)?)
 }
 
 /// `clientpulse run`: every week asked for, in turn; stops at the first
@@ -302,6 +389,7 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
         &options.config,
         options.warehouse.as_deref(),
         options.out.as_deref(),
+        Purpose::Run,
     )?;
     let timezone = prepared.config.reporting.timezone;
     let periods = match &options.periods {
@@ -312,7 +400,7 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
             &Period::parse(to, timezone)?,
         )?,
     };
-    ensure_demo_warehouse(&prepared.config, options.now)?;
+    ensure_demo_warehouse(&prepared, options.now)?;
 
     let (ctx, warehouse) = open_warehouse(&prepared.config)?;
     let needed = tables_needed(
@@ -552,7 +640,7 @@ fn metric_report(
 /// `clientpulse lock`: publishes every query version not in the lock yet.
 /// Published versions are never rewritten: a changed one is an error.
 pub fn lock(config_path: &Path) -> Result<usize, RunError> {
-    let prepared = prepare(config_path, None, None)?;
+    let prepared = prepare(config_path, None, None, Purpose::Lock)?;
     prepared
         .library
         .publish(&prepared.config.queries_dir)
@@ -573,43 +661,61 @@ pub async fn check(
     warehouse: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CheckSummary, RunError> {
-    let prepared = prepare(config_path, warehouse, None)?;
-    let unpublished: Vec<Diagnostic> = prepared
-        .library
-        .unpublished(&prepared.config.queries_dir)
-        .into_iter()
-        .map(|query| {
-            Diagnostic::in_file(
-                &query.path,
-                format!(
-                    "metric `{}` version {} is not published in {}: run `clientpulse lock` and commit it",
-                    query.id,
-                    query.version,
-                    metrics::library::LOCK_FILE
-                ),
-            )
-        })
-        .collect();
-    if !unpublished.is_empty() {
-        return Err(RunError::Invalid(Diagnostics(unpublished)));
-    }
+    let prepared = prepare(config_path, warehouse, None, Purpose::Check)?;
     let (ctx, warehouse) = open_warehouse(&prepared.config)?;
     let queries: Vec<&QueryFile> = prepared.library.all().collect();
     let needed =
         tables_needed(&ctx, &prepared.config, queries.iter().copied()).map_err(RunError::Plans)?;
-    warehouse
-        .register_tables(&ctx, &needed)
-        .await
-        .map_err(RunError::Catalog)?;
-    // Every breakdown column must exist in `clients`.
+    if let Err(errors) = warehouse.register_tables(&ctx, &needed).await {
+        if prepared.config.warehouse.generate_demo_if_missing
+            && !prepared.warehouse_overridden
+            && errors
+                .iter()
+                .all(|e| matches!(e, CatalogError::MissingTable { .. }))
+        {
+            // The demo warehouse is made by the first run, not by check.
+            return Err(RunError::Catalog(vec![CatalogError::MissingTable {
+                table: "(every table)".to_string(),
+                location: format!(
+                    "{}: the demo warehouse is made by the first `clientpulse run` (or `clientpulse demo-data --out`)",
+                    prepared.config.warehouse.root
+                ),
+                needed_by: NeededBy::default(),
+            }]));
+        }
+        return Err(RunError::Catalog(errors));
+    }
+    // Every breakdown column must exist in `clients`, and every segment a
+    // benchmark sets a target for must be one of theirs.
     let mut missing = Vec::new();
+    let mut segments: BTreeSet<String> = BTreeSet::new();
     for dimension in &prepared.config.reporting.breakdowns {
-        if let Err(error) = catalog::segment_values(&ctx, dimension).await {
-            missing.push(error);
+        match catalog::segment_values(&ctx, dimension).await {
+            Ok(values) => segments.extend(values.into_iter().flatten()),
+            Err(error) => missing.push(error),
         }
     }
     if !missing.is_empty() {
         return Err(RunError::Catalog(missing));
+    }
+    let unknown = evaluate::unknown_segments(&prepared.config.benchmarks, &segments);
+    if !unknown.is_empty() {
+        let benchmarks = &prepared.config.benchmarks;
+        let problems = unknown
+            .into_iter()
+            .map(|(metric, segment)| {
+                Diagnostic::at_line(
+                    &prepared.config.benchmarks_file,
+                    benchmarks.lines.get(&metric).copied(),
+                    format!(
+                        "benchmark `{metric}` sets a target for segment `{segment}`, which no client has in {} (segments: {})",
+                        prepared.config.reporting.breakdowns.join(", "),
+                        segments.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })
+            .collect();
+        return Err(RunError::Invalid(Diagnostics(problems)));
     }
     let period = Period::last_complete(now, prepared.config.reporting.timezone);
     let mut errors = Vec::new();

@@ -11,6 +11,8 @@
 //!   hours, version pins, data errors.
 //! - `bad_input`: every bad input gives one clear error line and the right
 //!   exit code, never a panic.
+//! - `never_writes`: no command ever changes a byte under a warehouse
+//!   root, whether it succeeds or fails.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
 //!   real S3-compatible server, and delivering through a real SMTP server.
 //! - `independent`: every numeric metric against an independent
@@ -27,5 +29,6 @@ mod end_to_end;
 mod fixture;
 mod independent;
 mod metrics_sql;
+mod never_writes;
 mod sql_logic;
 mod worked_examples;

@@ -5,8 +5,13 @@
 //! Only this module knows `object_store`. Everything after it sees tables
 //! by name through the session, so the same queries run on a local folder,
 //! a bucket, or (later) a Ballista cluster.
+//!
+//! The warehouse is opened read-only: the store registered in the session
+//! is a [`read_only::ReadOnlyStore`], so no query, plan or later feature
+//! can create, replace or delete anything under a warehouse root.
 
 mod partitions;
+pub mod read_only;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -28,12 +33,19 @@ use object_store::path::Path as StorePath;
 use thiserror::Error;
 use url::Url;
 
+use crate::fault::Fault;
+use read_only::ReadOnlyStore;
+
 #[derive(Debug, Error)]
 pub enum CatalogError {
     #[error("invalid warehouse root `{root}`: {reason}")]
     InvalidRoot { root: String, reason: String },
     #[error("cannot reach the warehouse at {root}: {reason}")]
     Unreachable { root: String, reason: String },
+    #[error(
+        "the warehouse at {root} refused the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): {reason}"
+    )]
+    CredentialsRefused { root: String, reason: String },
     #[error("warehouse table `{table}` not found: no Parquet file under {location}{needed_by}")]
     MissingTable {
         table: String,
@@ -66,11 +78,73 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
-    /// Whether the fault is in the warehouse's data (exit 3) rather than in
-    /// the configuration that points at it (exit 2).
-    pub fn is_data_fault(&self) -> bool {
-        !matches!(self, CatalogError::InvalidRoot { .. })
+    /// Whose fault it is: the config that points at the warehouse, the
+    /// warehouse's data, or the way to it (network, credentials).
+    pub fn fault(&self) -> Fault {
+        match self {
+            CatalogError::InvalidRoot { .. } => Fault::Input,
+            CatalogError::Unreachable { .. } | CatalogError::CredentialsRefused { .. } => {
+                Fault::WarehouseAccess
+            }
+            CatalogError::MissingTable { table, .. }
+                if !CONTRACT.iter().any(|t| t.name == table.as_str()) =>
+            {
+                // Not a table of warehouse.md: the query that names it is
+                // at fault (a typo, or a table this warehouse lacks).
+                Fault::Input
+            }
+            _ => Fault::Data,
+        }
     }
+
+    /// An object store error met while reading `table`: the way to the
+    /// warehouse (network, credentials) or the table itself.
+    fn from_store(root: &str, table: &str, location: &str, error: &object_store::Error) -> Self {
+        use object_store::Error as E;
+        let reason = one_line(&error.to_string());
+        match error {
+            E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+                CatalogError::CredentialsRefused {
+                    root: root.to_string(),
+                    reason,
+                }
+            }
+            E::Generic { .. } | E::JoinError { .. } => CatalogError::Unreachable {
+                root: root.to_string(),
+                reason,
+            },
+            _ => CatalogError::Unreadable {
+                table: table.to_string(),
+                location: location.to_string(),
+                reason,
+            },
+        }
+    }
+
+    /// A DataFusion error met while reading `table`, sorted like
+    /// [`CatalogError::from_store`] when an object store error caused it.
+    fn from_datafusion(
+        root: &str,
+        table: &str,
+        location: &str,
+        error: &datafusion::error::DataFusionError,
+    ) -> Self {
+        match error.find_root() {
+            datafusion::error::DataFusionError::ObjectStore(store) => {
+                CatalogError::from_store(root, table, location, store)
+            }
+            _ => CatalogError::Unreadable {
+                table: table.to_string(),
+                location: location.to_string(),
+                reason: one_line(&error.to_string()),
+            },
+        }
+    }
+}
+
+/// Store and DataFusion messages can span lines; a CI log wants one.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The query files that need a table, for error messages.
@@ -261,7 +335,7 @@ impl Warehouse {
             Url::from_directory_path(root)
                 .map_err(|()| invalid("a local root must be an absolute path".to_string()))?
         };
-        let store: Arc<dyn ObjectStore> = match url.scheme() {
+        let inner: Arc<dyn ObjectStore> = match url.scheme() {
             "file" => Arc::new(object_store::local::LocalFileSystem::new()),
             "s3" | "s3a" => {
                 let bucket = url
@@ -278,6 +352,7 @@ impl Warehouse {
             }
             other => return Err(invalid(format!("unsupported scheme `{other}`"))),
         };
+        let store: Arc<dyn ObjectStore> = Arc::new(ReadOnlyStore::new(inner));
         let store_url = Url::parse(&format!(
             "{}://{}",
             url.scheme(),
@@ -332,12 +407,10 @@ impl Warehouse {
         needed_by: &NeededBy,
     ) -> Result<(), Vec<CatalogError>> {
         let location = self.table_location(table);
-        let unreadable = |reason: String| {
-            vec![CatalogError::Unreadable {
-                table: table.to_string(),
-                location: location.clone(),
-                reason,
-            }]
+        let unreadable = |error: datafusion::error::DataFusionError| {
+            vec![CatalogError::from_datafusion(
+                &self.root, table, &location, &error,
+            )]
         };
         // Look before registering: DataFusion would report a missing table
         // as an empty schema or an IO error deep in planning.
@@ -358,10 +431,9 @@ impl Warehouse {
                 }]);
             }
             Err(error) => {
-                return Err(vec![CatalogError::Unreachable {
-                    root: self.root.clone(),
-                    reason: error.to_string(),
-                }]);
+                return Err(vec![CatalogError::from_store(
+                    &self.root, table, &location, &error,
+                )]);
             }
         }
 
@@ -371,7 +443,7 @@ impl Warehouse {
             self.url.host_str().unwrap_or(""),
             prefix
         ))
-        .map_err(|e| unreadable(e.to_string()))?;
+        .map_err(unreadable)?;
         let state = ctx.state();
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -379,7 +451,7 @@ impl Warehouse {
         let partitions: Vec<String> = options
             .infer_partitions(&state, &table_url)
             .await
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(unreadable)?;
         let by_date = partitions.iter().any(|p| p == partitions::DATE_PARTITION);
         let options = options.with_table_partition_cols(
             partitions
@@ -390,13 +462,13 @@ impl Warehouse {
         let schema = options
             .infer_schema(&state, &table_url)
             .await
-            .map_err(|e| unreadable(e.to_string()))?;
+            .map_err(unreadable)?;
         check_contract(table, &location, &schema, needed_by)?;
         let config = ListingTableConfig::new(table_url)
             .with_listing_options(options)
             .with_schema(schema);
         let listing: Arc<dyn TableProvider> =
-            Arc::new(ListingTable::try_new(config).map_err(|e| unreadable(e.to_string()))?);
+            Arc::new(ListingTable::try_new(config).map_err(unreadable)?);
         let event_time = EVENT_TIME.iter().find(|(name, _)| *name == table);
         let provider = match event_time {
             Some((_, column)) if by_date => {
@@ -404,8 +476,7 @@ impl Warehouse {
             }
             _ => listing,
         };
-        ctx.register_table(table, provider)
-            .map_err(|e| unreadable(e.to_string()))?;
+        ctx.register_table(table, provider).map_err(unreadable)?;
         Ok(())
     }
 }
@@ -419,15 +490,11 @@ pub async fn segment_values(
     ctx: &SessionContext,
     column: &str,
 ) -> Result<Vec<SegmentValue>, CatalogError> {
-    let unreadable = |reason: String| CatalogError::Unreadable {
-        table: "clients".to_string(),
-        location: format!("column `{column}`"),
-        reason,
+    let location = format!("column `{column}`");
+    let unreadable = |error: datafusion::error::DataFusionError| {
+        CatalogError::from_datafusion("the warehouse", "clients", &location, &error)
     };
-    let clients = ctx
-        .table("clients")
-        .await
-        .map_err(|e| unreadable(e.to_string()))?;
+    let clients = ctx.table("clients").await.map_err(unreadable)?;
     if clients
         .schema()
         .field_with_unqualified_name(column)
@@ -443,10 +510,10 @@ pub async fn segment_values(
     let batches = clients
         .select(vec![cast(ident(column), DataType::Utf8).alias("value")])
         .and_then(|frame| frame.distinct())
-        .map_err(|e| unreadable(e.to_string()))?
+        .map_err(unreadable)?
         .collect()
         .await
-        .map_err(|e| unreadable(e.to_string()))?;
+        .map_err(unreadable)?;
     let mut values: Vec<SegmentValue> = Vec::new();
     for batch in &batches {
         let column = batch.column(0).as_string::<i32>();
@@ -556,8 +623,8 @@ fn check_contract(
 
 /// The local folder of a `file://` or plain-path root, if it is local.
 pub fn local_root(root: &str) -> Option<std::path::PathBuf> {
-    if let Some(rest) = root.strip_prefix("file://") {
-        return Some(std::path::PathBuf::from(rest));
+    if root.starts_with("file://") {
+        return Url::parse(root).ok()?.to_file_path().ok();
     }
     (!root.contains("://")).then(|| std::path::PathBuf::from(root))
 }

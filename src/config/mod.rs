@@ -14,27 +14,21 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
-use thiserror::Error;
 
 pub use benchmarks::{Benchmark, Benchmarks, Direction, SegmentTarget};
 pub use yaml::line_of_entry;
 
 use crate::calendar::BusinessCalendar;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{self, Diagnostic};
 use crate::metrics::QuerySettings;
 use crate::metrics::udf::UdfSettings;
 use crate::period::Window;
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Invalid(Diagnostics),
-}
+/// The largest number of retries `delivery.retries` may ask for: each
+/// waits longer than the last, up to [`MAX_RETRY_PAUSE_SECONDS`].
+pub const MAX_RETRIES: u32 = 10;
+/// The ceiling of the pause between two delivery attempts.
+pub const MAX_RETRY_PAUSE_SECONDS: u64 = 60;
 
 // ---------------------------------------------------------------------------
 // Raw: exactly what the YAML says. Every section optional so that each can be
@@ -292,18 +286,46 @@ pub struct SmtpSettings {
     pub password_env: Option<String>,
 }
 
-/// Reads and validates the config file and the benchmarks file it names.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// Where the config says the other inputs are, known as soon as the file
+/// parses, even when other sections are broken: `check` then reads the
+/// queries and templates too, and lists their problems with the config's.
+#[derive(Debug, Clone)]
+pub struct InputFiles {
+    pub queries_dir: PathBuf,
+    /// `None` for the built-in templates.
+    pub templates_dir: Option<PathBuf>,
+}
+
+/// What loading the config found: the validated config when there was no
+/// problem, the places of the other inputs when they could be told, and
+/// every problem of the config and benchmarks files.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Option<Config>,
+    pub files: Option<InputFiles>,
+    pub problems: Vec<Diagnostic>,
+}
+
+/// Reads and validates the config file and the benchmarks file it names,
+/// collecting every problem of both.
+pub fn load(path: &Path) -> Loaded {
+    let text = match diagnostic::read_text(path) {
+        Ok(text) => text,
+        Err(problem) => {
+            return Loaded {
+                config: None,
+                files: None,
+                problems: vec![problem],
+            };
+        }
+    };
     let mut problems = Vec::new();
     let raw: RawConfig = yaml::load_sections(path, &text, RawConfig::merge, &mut problems);
-    let config = validate(path, &text, raw, &mut problems);
-    match config {
-        Some(config) if problems.is_empty() => Ok(config),
-        _ => Err(ConfigError::Invalid(Diagnostics(problems))),
+    let (config, files) = validate(path, &text, raw, &mut problems);
+    Loaded {
+        config: config.filter(|_| problems.is_empty()),
+        files: Some(files),
+        problems,
     }
 }
 
@@ -312,12 +334,19 @@ fn validate(
     text: &str,
     raw: RawConfig,
     problems: &mut Vec<Diagnostic>,
-) -> Option<Config> {
+) -> (Option<Config>, InputFiles) {
     let base = &normalize(
         &std::path::absolute(path.parent().unwrap_or(Path::new("."))).unwrap_or_default(),
     );
     let base = relative_to_cwd(base);
     let base = base.as_path();
+    let files = InputFiles {
+        queries_dir: normalize(&base.join(raw.queries.as_deref().unwrap_or("../queries"))),
+        templates_dir: raw
+            .templates
+            .as_deref()
+            .map(|dir| normalize(&base.join(dir))),
+    };
     let missing = |problems: &mut Vec<Diagnostic>, key: &str| {
         problems.push(Diagnostic::in_file(
             path,
@@ -326,11 +355,26 @@ fn validate(
     };
 
     let warehouse = match raw.warehouse {
-        Some(warehouse) => Some(WarehouseConfig {
-            root: resolve_root(base, &warehouse.root),
-            endpoint: warehouse.endpoint,
-            generate_demo_if_missing: warehouse.generate_demo_if_missing,
-        }),
+        Some(warehouse) => {
+            let root = resolve_root(base, &warehouse.root);
+            if warehouse.generate_demo_if_missing
+                && root.contains("://")
+                && !root.starts_with("file://")
+            {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    yaml::line_of_top_level_key(text, "warehouse"),
+                    format!(
+                        "warehouse.generate_demo_if_missing needs a local root, not `{root}`: make a demo warehouse elsewhere with `clientpulse demo-data --out`"
+                    ),
+                ));
+            }
+            Some(WarehouseConfig {
+                root,
+                endpoint: warehouse.endpoint,
+                generate_demo_if_missing: warehouse.generate_demo_if_missing,
+            })
+        }
         None => {
             missing(problems, "warehouse");
             None
@@ -428,9 +472,23 @@ fn validate(
         ));
     }
 
-    let mut audiences = Vec::new();
+    let mut audiences: Vec<Audience> = Vec::new();
     for audience in raw.audiences.unwrap_or_default() {
         let line = yaml::line_of_entry(text, "name", &audience.name);
+        if audience.name.trim().is_empty() {
+            problems.push(Diagnostic::at_line(
+                path,
+                line,
+                "an audience has an empty name",
+            ));
+        }
+        if audiences.iter().any(|a| a.name == audience.name) {
+            problems.push(Diagnostic::at_line(
+                path,
+                line,
+                format!("audience `{}` is listed twice", audience.name),
+            ));
+        }
         if audience.recipients.is_empty() {
             problems.push(Diagnostic::at_line(
                 path,
@@ -481,6 +539,16 @@ fn validate(
                     format!("delivery.from `{}` is not an e-mail address", delivery.from),
                 ));
             }
+            if delivery.retries > MAX_RETRIES {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "delivery.retries is {}; at most {MAX_RETRIES} (each retry waits longer, up to {MAX_RETRY_PAUSE_SECONDS} s)",
+                        delivery.retries
+                    ),
+                ));
+            }
             if delivery.mode == DeliveryMode::Smtp && delivery.smtp.is_none() {
                 problems.push(Diagnostic::at_line(
                     path,
@@ -523,39 +591,32 @@ fn validate(
 
     let benchmarks_file =
         normalize(&base.join(raw.benchmarks.as_deref().unwrap_or("benchmarks.yaml")));
-    let benchmarks = match std::fs::read_to_string(&benchmarks_file) {
+    let benchmarks = match diagnostic::read_text(&benchmarks_file) {
         Ok(text) => benchmarks::parse(&benchmarks_file, &text, problems),
-        Err(error) => {
-            problems.push(Diagnostic::at_line(
-                path,
-                yaml::line_of_top_level_key(text, "benchmarks"),
-                format!(
-                    "cannot read benchmarks file {}: {error}",
-                    benchmarks_file.display()
-                ),
-            ));
+        Err(problem) => {
+            problems.push(problem);
             Benchmarks::default()
         }
     };
 
-    Some(Config {
-        source: path.to_path_buf(),
-        source_text: text.to_string(),
-        warehouse: warehouse?,
-        reporting: reporting?,
-        queries_dir: normalize(&base.join(raw.queries.as_deref().unwrap_or("../queries"))),
-        benchmarks_file,
-        benchmarks,
-        templates_dir: raw
-            .templates
-            .as_deref()
-            .map(|dir| normalize(&base.join(dir))),
-        out_dir: normalize(&base.join(raw.out.as_deref().unwrap_or("../out"))),
-        metrics,
-        audiences,
-        delivery: delivery?,
-        calendar,
-    })
+    let config = (|| {
+        Some(Config {
+            source: path.to_path_buf(),
+            source_text: text.to_string(),
+            warehouse: warehouse?,
+            reporting: reporting?,
+            queries_dir: files.queries_dir.clone(),
+            benchmarks_file,
+            benchmarks,
+            templates_dir: files.templates_dir.clone(),
+            out_dir: normalize(&base.join(raw.out.as_deref().unwrap_or("../out"))),
+            metrics,
+            audiences,
+            delivery: delivery?,
+            calendar,
+        })
+    })();
+    (config, files)
 }
 
 fn calendar(raw: RawCalendar, default_zone: Tz) -> Result<BusinessCalendar, String> {

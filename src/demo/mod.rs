@@ -17,10 +17,29 @@ use chrono::{NaiveDate, NaiveTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use thiserror::Error;
 use writer::{Cell, Kind, TableWriter, at, text};
 
-/// Written last into a complete demo warehouse.
+use crate::fault::Fault;
+
+/// The demo warehouse's own marker: written first (incomplete) when the
+/// generator claims an empty folder, and again (complete) when every table
+/// is in place. A folder without it is never written to.
 pub const COMPLETE_MARKER: &str = "_clientpulse_demo.json";
+/// Where tables are written before they are moved into place, inside the
+/// claimed folder so that nothing outside it is touched.
+const STAGING: &str = ".clientpulse-staging";
+/// The tables the generator writes (warehouse.md).
+pub const TABLES: &[&str] = &[
+    "clients",
+    "subscriptions",
+    "orders",
+    "survey_responses",
+    "tickets",
+    "projects",
+    "onboarding",
+    "usage_events",
+];
 pub const DEFAULT_SEED: u64 = 42;
 /// The reporting currency of the demo data.
 pub const CURRENCY: &str = "EUR";
@@ -42,39 +61,141 @@ pub struct DemoOptions {
     pub end: NaiveDate,
 }
 
-/// Writes the demo warehouse to `root` (replacing the demo tables of an
-/// earlier run there). The tables are made in a sibling folder first and
-/// moved into place at the end, so `root` never holds half a warehouse.
-pub fn generate(root: &Path, options: &DemoOptions) -> std::io::Result<()> {
-    let partial = partial_dir(root);
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)?;
-    }
-    std::fs::create_dir_all(&partial)?;
-    write_tables(&partial, options)?;
-    std::fs::write(
-        partial.join(COMPLETE_MARKER),
-        format!(
-            "{{\"scale\": {}, \"seed\": {}, \"end\": \"{}\", \"currency\": \"{CURRENCY}\"}}\n",
-            options.scale, options.seed, options.end
-        ),
-    )?;
-    std::fs::create_dir_all(root)?;
-    for entry in std::fs::read_dir(&partial)? {
-        let entry = entry?;
-        let target = root.join(entry.file_name());
-        if target.is_dir() {
-            std::fs::remove_dir_all(&target)?;
-        }
-        std::fs::rename(entry.path(), target)?;
-    }
-    std::fs::remove_dir_all(&partial)
+#[derive(Debug, Error)]
+pub enum DemoError {
+    /// The folder holds something the generator did not make.
+    #[error(
+        "refusing to write a demo warehouse into {path}: it holds {found}, and demo-data writes only into an empty folder or a demo warehouse it made itself (with its {COMPLETE_MARKER}); choose another folder"
+    )]
+    NotOurs { path: PathBuf, found: String },
+    #[error("cannot write the demo warehouse at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
-fn partial_dir(root: &Path) -> PathBuf {
-    let mut name = root.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    root.with_file_name(name)
+impl DemoError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            DemoError::NotOurs { .. } => Fault::Input,
+            DemoError::Io { .. } => Fault::Internal,
+        }
+    }
+}
+
+/// What the marker says.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Marker {
+    scale: u32,
+    seed: u64,
+    end: String,
+    currency: String,
+    /// Markers of earlier versions were written last, so complete.
+    #[serde(default = "complete_by_default")]
+    complete: bool,
+}
+
+fn complete_by_default() -> bool {
+    true
+}
+
+/// Whether `root` holds a complete demo warehouse made by the generator.
+pub fn is_complete(root: &Path) -> bool {
+    std::fs::read_to_string(root.join(COMPLETE_MARKER))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Marker>(&text).ok())
+        .is_some_and(|marker| marker.complete)
+}
+
+/// Writes the demo warehouse to `root`: a folder that does not exist, an
+/// empty one, or a demo warehouse the generator made (whose tables it
+/// replaces). Anything else is refused before a byte is written. Tables
+/// are staged inside the claimed folder and moved into place at the end;
+/// the marker says complete only once all of them are.
+pub fn generate(root: &Path, options: &DemoOptions) -> Result<(), DemoError> {
+    claim(root, options)?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DemoError::Io { path, source }
+    };
+    let staging = root.join(STAGING);
+    if staging.exists() {
+        // Left by an interrupted run inside a folder we own.
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    std::fs::create_dir(&staging).map_err(io(&staging))?;
+    write_tables(&staging, options).map_err(io(&staging))?;
+    for table in TABLES {
+        let target = root.join(table);
+        if target.is_dir() {
+            std::fs::remove_dir_all(&target).map_err(io(&target))?;
+        }
+        std::fs::rename(staging.join(table), &target).map_err(io(&target))?;
+    }
+    std::fs::remove_dir(&staging).map_err(io(&staging))?;
+    write_marker(root, options, true)
+}
+
+/// Makes `root` the generator's own: checks that it is missing, empty or
+/// already a demo warehouse, and writes an (incomplete) marker.
+fn claim(root: &Path, options: &DemoOptions) -> Result<(), DemoError> {
+    let io = |source| DemoError::Io {
+        path: root.to_path_buf(),
+        source,
+    };
+    let not_ours = |found: String| DemoError::NotOurs {
+        path: root.to_path_buf(),
+        found,
+    };
+    match std::fs::metadata(root) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(root).map_err(io)?;
+        }
+        Err(error) => return Err(io(error)),
+        Ok(meta) if !meta.is_dir() => return Err(not_ours("a file, not a folder".to_string())),
+        Ok(_) => {
+            let mut names: Vec<String> = std::fs::read_dir(root)
+                .map_err(io)?
+                .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, _>>()
+                .map_err(io)?;
+            names.sort();
+            let ours = names.iter().any(|name| name == COMPLETE_MARKER);
+            let foreign: Vec<&String> = names
+                .iter()
+                .filter(|name| {
+                    !ours
+                        || !(name.as_str() == COMPLETE_MARKER
+                            || name.as_str() == STAGING
+                            || TABLES.contains(&name.as_str()))
+                })
+                .collect();
+            if let Some(first) = foreign.first() {
+                return Err(not_ours(match foreign.len() {
+                    1 => format!("`{first}`"),
+                    n => format!("`{first}` and {} other entries", n - 1),
+                }));
+            }
+        }
+    }
+    write_marker(root, options, false)
+}
+
+fn write_marker(root: &Path, options: &DemoOptions, complete: bool) -> Result<(), DemoError> {
+    let path = root.join(COMPLETE_MARKER);
+    let marker = Marker {
+        scale: options.scale,
+        seed: options.seed,
+        end: options.end.to_string(),
+        currency: CURRENCY.to_string(),
+        complete,
+    };
+    let text = serde_json::to_string(&marker).map_err(|error| DemoError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(error),
+    })?;
+    std::fs::write(&path, text + "\n").map_err(|source| DemoError::Io { path, source })
 }
 
 struct Tables {

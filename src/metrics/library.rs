@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{self, Diagnostic};
 use crate::period::Window;
 
 /// The unit of a metric's value, as metrics.md states it.
@@ -118,10 +118,10 @@ impl QueryLibrary {
         let fragments = load_fragments(&dir.join("shared"), &mut problems);
         let mut library = QueryLibrary::default();
         for path in entries {
-            let text = match std::fs::read_to_string(&path) {
+            let text = match diagnostic::read_text(&path) {
                 Ok(text) => text,
-                Err(error) => {
-                    problems.push(Diagnostic::in_file(&path, format!("cannot read: {error}")));
+                Err(problem) => {
+                    problems.push(problem);
                     continue;
                 }
             };
@@ -137,7 +137,23 @@ impl QueryLibrary {
                             )),
                         }
                     }
-                    query.sql = compose(&text, &used);
+                    query.sql = match compose(&text, &used) {
+                        Ok(sql) => sql,
+                        Err(message) => {
+                            problems.push(Diagnostic::in_file(
+                                &path,
+                                format!("cannot read the SQL: {message}"),
+                            ));
+                            continue;
+                        }
+                    };
+                    if let Some(message) = only_reads(&query.sql) {
+                        let line = body(&text)
+                            .ok()
+                            .map(|body| line_of_offset(&text, body.start));
+                        problems.push(Diagnostic::at_line(&path, line, message));
+                        continue;
+                    }
                     query.sha256 = sha256(&query.sql);
                     let versions = library.by_id.entry(query.id.clone()).or_default();
                     if let Some(other) = versions.get(&query.version) {
@@ -201,13 +217,11 @@ fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match std::fs::read_to_string(&path) {
+        match diagnostic::read_text(&path) {
             Ok(text) => {
                 fragments.insert(name, text);
             }
-            Err(error) => {
-                problems.push(Diagnostic::in_file(&path, format!("cannot read: {error}")))
-            }
+            Err(problem) => problems.push(problem),
         }
     }
     fragments
@@ -365,47 +379,158 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
     }
 }
 
+/// The 1-based line of a byte offset.
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
 fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Where a query's SQL starts: the first line that is neither blank nor a
-/// comment.
-fn body_start(text: &str) -> usize {
+/// Where a query's SQL starts, from its tokens: the first token that is
+/// neither whitespace nor a comment (`--` or `/* */`, in any script), and
+/// whether it is `WITH` (and where the CTE list starts: after `WITH` or
+/// `WITH RECURSIVE`). Byte offsets into `text`.
+struct Body {
+    start: usize,
+    /// Where the query's own CTE list starts, when it has one.
+    ctes: Option<usize>,
+    /// The keyword(s) before that list, as written (`WITH`, `WITH RECURSIVE`).
+    with: String,
+}
+
+fn body(text: &str) -> Result<Body, String> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+    let tokens = Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .map_err(|error| error.to_string())?;
+    let mut words = tokens
+        .iter()
+        .filter(|token| !matches!(token.token, Token::Whitespace(_) | Token::EOF));
+    let offset = |location: datafusion::sql::sqlparser::tokenizer::Location| {
+        byte_offset(text, location.line, location.column)
+    };
+    let Some(first) = words.next() else {
+        return Ok(Body {
+            start: text.len(),
+            ctes: None,
+            with: String::new(),
+        });
+    };
+    let start = offset(first.span.start);
+    let is = |token: &Token, keyword: Keyword| matches!(token, Token::Word(word) if word.keyword == keyword);
+    if !is(&first.token, Keyword::WITH) {
+        return Ok(Body {
+            start,
+            ctes: None,
+            with: String::new(),
+        });
+    }
+    let mut end = offset(first.span.end);
+    if let Some(next) = words
+        .next()
+        .filter(|next| is(&next.token, Keyword::RECURSIVE))
+    {
+        end = offset(next.span.end);
+    }
+    let with = text
+        .get(start..end)
+        .unwrap_or("WITH")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Body {
+        start,
+        ctes: Some(end),
+        with,
+    })
+}
+
+/// The byte offset of a 1-based line and character column in `text`.
+fn byte_offset(text: &str, line: u64, column: u64) -> usize {
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if !trimmed.is_empty() && !trimmed.starts_with("--") {
-            return offset;
+    for (index, line_text) in text.split_inclusive('\n').enumerate() {
+        if index as u64 + 1 == line {
+            return offset
+                + line_text
+                    .char_indices()
+                    .nth(column.saturating_sub(1) as usize)
+                    .map_or(line_text.len(), |(at, _)| at);
         }
-        offset += line.len();
+        offset += line_text.len();
     }
     text.len()
 }
 
 /// Composes shared CTE fragments into a query: `WITH <shared>, <own CTEs>
 /// SELECT …` when the query has a WITH of its own, `WITH <shared> SELECT …`
-/// when not. The fragments are trusted files of the repository, never
-/// data.
-fn compose(text: &str, fragments: &[&str]) -> String {
+/// when not. Where the query starts and whether it has a WITH come from
+/// its tokens, never from slicing its text. The fragments are trusted
+/// files of the repository, never data.
+fn compose(text: &str, fragments: &[&str]) -> Result<String, String> {
     if fragments.is_empty() {
-        return text.to_string();
+        return Ok(text.to_string());
     }
-    let start = body_start(text);
-    let (head, body) = text.split_at(start);
+    let body = body(text)?;
     let shared = fragments
         .iter()
         .map(|f| f.trim().trim_end_matches(','))
         .collect::<Vec<_>>()
         .join(",\n");
-    let has_with = body.len() >= 4
-        && body[..4].eq_ignore_ascii_case("with")
-        && body[4..].starts_with(char::is_whitespace);
-    if has_with {
-        format!("{head}WITH\n{shared},\n{}", &body[4..])
-    } else {
-        format!("{head}WITH\n{shared}\n{body}")
+    let split = |at: usize| (text.get(..at).unwrap_or(text), text.get(at..).unwrap_or(""));
+    Ok(match body.ctes {
+        Some(ctes) => {
+            let (head, _) = split(body.start);
+            let (_, rest) = split(ctes);
+            format!("{head}{}\n{shared},\n{rest}", body.with)
+        }
+        None => {
+            let (head, rest) = split(body.start);
+            format!("{head}WITH\n{shared}\n{rest}")
+        }
+    })
+}
+
+/// A query may only read: the composed SQL must be one `SELECT` (or
+/// `WITH … SELECT`) statement. Returns what is wrong, or `None`. SQL that
+/// does not parse is left to planning, which names the error.
+fn only_reads(sql: &str) -> Option<String> {
+    use datafusion::sql::parser::{DFParser, Statement};
+    use datafusion::sql::sqlparser::ast::Statement as Sql;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+    let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).ok()?;
+    if statements.len() != 1 {
+        return Some(format!(
+            "a query file holds one SELECT statement; this one holds {}",
+            statements.len()
+        ));
     }
+    match statements.front() {
+        Some(Statement::Statement(statement)) if matches!(**statement, Sql::Query(_)) => None,
+        Some(Statement::Statement(statement)) => Some(format!(
+            "a query may only read: `{}` is not a SELECT",
+            first_words(&statement.to_string())
+        )),
+        Some(Statement::CopyTo(_)) => {
+            Some("a query may only read: `COPY … TO` is not a SELECT".to_string())
+        }
+        Some(other) => Some(format!(
+            "a query may only read: `{}` is not a SELECT",
+            first_words(&other.to_string())
+        )),
+        None => Some("the query has no SQL after its header".to_string()),
+    }
+}
+
+/// The first few words of a statement, for a message.
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// The lock file of published query versions, beside the queries.
@@ -414,11 +539,10 @@ pub const LOCK_FILE: &str = "queries.lock";
 /// `id version sha256` of every published version.
 pub fn read_lock(dir: &Path) -> Result<BTreeMap<(String, u32), String>, Diagnostic> {
     let path = dir.join(LOCK_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(error) => return Err(Diagnostic::in_file(&path, format!("cannot read: {error}"))),
-    };
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text = diagnostic::read_text(&path)?;
     let mut lock = BTreeMap::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -516,13 +640,67 @@ mod tests {
     fn composes_shared_ctes() {
         let shared = "-- client MRR\nm AS (SELECT 1 AS x)\n";
         assert_eq!(
-            compose("-- id: a\nWITH own AS (SELECT 2)\nSELECT 1", &[shared]),
+            compose("-- id: a\nWITH own AS (SELECT 2)\nSELECT 1", &[shared]).unwrap(),
             "-- id: a\nWITH\n-- client MRR\nm AS (SELECT 1 AS x),\n own AS (SELECT 2)\nSELECT 1"
         );
         assert_eq!(
-            compose("-- id: a\nSELECT 1", &[shared]),
+            compose("-- id: a\nSELECT 1", &[shared]).unwrap(),
             "-- id: a\nWITH\n-- client MRR\nm AS (SELECT 1 AS x)\nSELECT 1"
         );
+    }
+
+    #[test]
+    fn composes_after_multibyte_comments_and_indented_with() {
+        let shared = "m AS (SELECT 1 AS x)";
+        // A block comment in any script before the SQL, then an indented WITH.
+        let text = "-- id: a\n/* Übersicht: Kündigungen */\n    with own AS (SELECT 2)\nSELECT 1";
+        let sql = compose(text, &[shared]).unwrap();
+        assert_eq!(
+            sql,
+            "-- id: a\n/* Übersicht: Kündigungen */\n    with\nm AS (SELECT 1 AS x),\n own AS (SELECT 2)\nSELECT 1"
+        );
+        assert_eq!(sql.matches("with").count() + sql.matches("WITH").count(), 1);
+        // Multibyte text right where the old code sliced four bytes.
+        let text = "-- id: a\n/*Ü*/SELECT 'Ü' AS value";
+        assert_eq!(
+            compose(text, &[shared]).unwrap(),
+            "-- id: a\n/*Ü*/WITH\nm AS (SELECT 1 AS x)\nSELECT 'Ü' AS value"
+        );
+        let text = "WITH RECURSIVE r AS (SELECT 1) SELECT 1";
+        assert_eq!(
+            compose(text, &[shared]).unwrap(),
+            "WITH RECURSIVE\nm AS (SELECT 1 AS x),\n r AS (SELECT 1) SELECT 1"
+        );
+        assert!(compose("SELECT 'unterminated", &[shared]).is_err());
+    }
+
+    #[test]
+    fn only_single_selects_are_queries() {
+        assert_eq!(only_reads("SELECT 1 AS value"), None);
+        assert_eq!(only_reads("WITH a AS (SELECT 1) SELECT * FROM a"), None);
+        assert!(
+            only_reads("SELECT 1; SELECT 2")
+                .unwrap()
+                .contains("holds 2")
+        );
+        assert!(
+            only_reads("DROP TABLE clients")
+                .unwrap()
+                .contains("DROP TABLE")
+        );
+        assert!(
+            only_reads("COPY (SELECT 1) TO '/tmp/x.parquet'")
+                .unwrap()
+                .contains("COPY")
+        );
+        assert!(
+            only_reads("INSERT INTO clients VALUES (1)")
+                .unwrap()
+                .contains("INSERT")
+        );
+        assert!(only_reads("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/x'").is_some());
+        // Not parsable: planning will say why.
+        assert_eq!(only_reads("SELEC 1"), None);
     }
 
     #[test]

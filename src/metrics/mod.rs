@@ -27,6 +27,7 @@ pub use library::{QueryFile, QueryLibrary, Unit};
 
 use chrono::{DateTime, Utc};
 
+use crate::fault::Fault;
 use crate::period::{Period, Window, WindowBounds};
 
 #[derive(Debug, Error)]
@@ -40,12 +41,52 @@ pub enum MetricsError {
     /// The query planned but failed on the data (exit 3).
     #[error("{file}: failed on the warehouse data: {message}")]
     Execution { file: PathBuf, message: String },
+    /// The warehouse could not be read while the query ran (network,
+    /// credentials): neither the query nor the data is known to be wrong.
+    #[error("{file}: cannot read the warehouse: {message}")]
+    WarehouseAccess { file: PathBuf, message: String },
 }
 
 impl MetricsError {
-    pub fn is_data_fault(&self) -> bool {
-        matches!(self, MetricsError::Execution { .. })
+    pub fn fault(&self) -> Fault {
+        match self {
+            MetricsError::Query { .. } | MetricsError::Shape { .. } => Fault::Input,
+            MetricsError::Execution { .. } => Fault::Data,
+            MetricsError::WarehouseAccess { .. } => Fault::WarehouseAccess,
+        }
     }
+
+    /// An error of running `query`: the way to the warehouse when an
+    /// object store failed to fetch, the data otherwise.
+    fn execution(query: &QueryFile, error: &datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError;
+        use object_store::Error as Store;
+        let file = query.path.clone();
+        let message = one_line(&error.to_string());
+        match error.find_root() {
+            DataFusionError::ObjectStore(store)
+                if matches!(
+                    **store,
+                    Store::Generic { .. }
+                        | Store::PermissionDenied { .. }
+                        | Store::Unauthenticated { .. }
+                ) =>
+            {
+                MetricsError::WarehouseAccess { file, message }
+            }
+            _ => MetricsError::Execution { file, message },
+        }
+    }
+}
+
+/// What a metric's SQL may do: read. DDL (`CREATE`, `DROP`), DML
+/// (`INSERT`, `COPY … TO`) and statements (`SET`) are refused by the
+/// planner too, behind the query library's own check.
+pub fn read_only_sql() -> datafusion::execution::context::SQLOptions {
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
 }
 
 /// Every metric id of metrics.md, whether or not `queries/` has SQL for it
@@ -257,7 +298,7 @@ pub async fn plan(
     parameters: &Parameters,
 ) -> Result<DataFrame, MetricsError> {
     let frame = ctx
-        .sql(&query.sql)
+        .sql_with_options(&query.sql, read_only_sql())
         .await
         .map_err(|e| query_error(query, &e))?
         .with_param_values(parameters.values())
@@ -300,10 +341,10 @@ pub async fn run(
     parameters: &Parameters,
 ) -> Result<MetricValue, MetricsError> {
     let frame = plan(ctx, query, parameters).await?;
-    let batches = frame.collect().await.map_err(|e| MetricsError::Execution {
-        file: query.path.clone(),
-        message: one_line(&e.to_string()),
-    })?;
+    let batches = frame
+        .collect()
+        .await
+        .map_err(|e| MetricsError::execution(query, &e))?;
     read_result(query, &batches)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod format;
 pub mod render;
+pub mod sample;
 
 use std::collections::BTreeMap;
 

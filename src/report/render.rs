@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use super::{MetricReport, Report, format};
 use crate::config::Direction;
+use crate::diagnostic::Diagnostic;
 use crate::evaluate::Status;
 use crate::metrics::Unit;
 
@@ -26,18 +27,15 @@ const TEXT_NAME: &str = "report.txt.hbs";
 
 #[derive(Debug, Error)]
 pub enum RenderError {
-    #[error("cannot read template {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Template { path: PathBuf, message: String },
-    #[error("rendering {template} failed: {message}")]
+    #[error("rendering {template} failed: {}", one_line(&error.to_string()))]
     Render {
         template: &'static str,
-        message: String,
+        error: Box<handlebars::RenderError>,
     },
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The two compiled templates: HTML escaping for one, none for the other.
@@ -47,57 +45,110 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// The templates of `dir`, or the built-in defaults.
-    pub fn load(dir: Option<&Path>) -> Result<Templates, RenderError> {
-        let read = |name: &str, default: &str| -> Result<(PathBuf, String), RenderError> {
+    /// The templates of `dir`, or the built-in defaults. Every problem of
+    /// both templates is returned, each at its file, line and column:
+    /// syntax errors when compiling, and what only shows when rendering
+    /// (an unknown helper, a missing partial, a misspelt field) from a
+    /// trial render of a sample report with every kind of metric.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
+        let mut problems = Vec::new();
+        let mut read = |name: &str, default: &str| -> Option<(PathBuf, String)> {
             match dir {
-                None => Ok((
+                None => Some((
                     PathBuf::from(format!("report-templates/{name}")),
                     default.to_string(),
                 )),
                 Some(dir) => {
                     let path = dir.join(name);
-                    std::fs::read_to_string(&path)
-                        .map(|text| (path.clone(), text))
-                        .map_err(|source| RenderError::Read { path, source })
+                    match std::fs::read(&path) {
+                        Ok(bytes) => match String::from_utf8(bytes) {
+                            Ok(text) => Some((path, text)),
+                            Err(error) => {
+                                problems.push(crate::diagnostic::not_utf8(
+                                    &path,
+                                    error.as_bytes(),
+                                    error.utf8_error().valid_up_to(),
+                                ));
+                                None
+                            }
+                        },
+                        Err(error) => {
+                            problems.push(Diagnostic::in_file(
+                                &path,
+                                format!("cannot read the template: {error}"),
+                            ));
+                            None
+                        }
+                    }
                 }
             }
         };
-        let (html_path, html_text) = read(HTML_NAME, DEFAULT_HTML)?;
-        let (text_path, text_text) = read(TEXT_NAME, DEFAULT_TEXT)?;
+        let html_source = read(HTML_NAME, DEFAULT_HTML);
+        let text_source = read(TEXT_NAME, DEFAULT_TEXT);
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
-        html.register_template_string(HTML_NAME, html_text)
-            .map_err(|e| RenderError::Template {
-                path: html_path,
-                message: e.to_string(),
-            })?;
         let mut text = Handlebars::new();
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
-        text.register_template_string(TEXT_NAME, text_text)
-            .map_err(|e| RenderError::Template {
-                path: text_path,
-                message: e.to_string(),
-            })?;
-        Ok(Templates { html, text })
+        let mut compiled =
+            |registry: &mut Handlebars<'static>, name: &str, source: Option<(PathBuf, String)>| {
+                let (path, body) = source?;
+                match registry.register_template_string(name, body) {
+                    Ok(()) => Some(path),
+                    Err(error) => {
+                        let (line, column) = error.pos().unzip();
+                        problems.push(Diagnostic {
+                            file: path,
+                            line,
+                            column,
+                            message: format!("template syntax: {}", error.reason()),
+                        });
+                        None
+                    }
+                }
+            };
+        let html_path = compiled(&mut html, HTML_NAME, html_source);
+        let text_path = compiled(&mut text, TEXT_NAME, text_source);
+        let (Some(html_path), Some(text_path)) = (html_path, text_path) else {
+            return Err(problems);
+        };
+        let templates = Templates { html, text };
+        let sample = super::sample::report();
+        for (path, rendered) in [
+            (html_path, templates.html(&sample)),
+            (text_path, templates.text(&sample)),
+        ] {
+            if let Err(RenderError::Render { error, .. }) = rendered {
+                problems.push(Diagnostic {
+                    file: path,
+                    line: error.line_no,
+                    column: error.column_no,
+                    message: format!("template: {}", error.reason()),
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(templates)
+        } else {
+            Err(problems)
+        }
     }
 
     pub fn html(&self, report: &Report) -> Result<String, RenderError> {
         self.html
             .render(HTML_NAME, &ReportView::of(report))
-            .map_err(|e| RenderError::Render {
+            .map_err(|error| RenderError::Render {
                 template: HTML_NAME,
-                message: e.to_string(),
+                error: Box::new(error),
             })
     }
 
     pub fn text(&self, report: &Report) -> Result<String, RenderError> {
         self.text
             .render(TEXT_NAME, &ReportView::of(report))
-            .map_err(|e| RenderError::Render {
+            .map_err(|error| RenderError::Render {
                 template: TEXT_NAME,
-                message: e.to_string(),
+                error: Box::new(error),
             })
     }
 }
