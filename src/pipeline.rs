@@ -305,7 +305,7 @@ fn window_problem(selection: &MetricSelection, query: &QueryFile) -> Option<Stri
 fn open_warehouse(
     config: &Config,
 ) -> Result<(datafusion::prelude::SessionContext, Warehouse), RunError> {
-    let ctx = metrics::new_session(&config.udf_settings());
+    let ctx = metrics::new_session(&config.udf_settings())?;
     let warehouse = Warehouse::open(
         &ctx,
         &config.warehouse.root,

@@ -19,6 +19,9 @@
 //!   implementation of metrics.md, on warehouses no other test uses (also
 //!   with DOUBLE money and a partitioned table), and the identities that
 //!   must hold between metrics.
+//! - `reproducible`: the same week gives the same bytes in a single run,
+//!   a backfill, run after run and with any number of partitions; money
+//!   sums are exact.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
 
 mod support;
@@ -30,5 +33,6 @@ mod fixture;
 mod independent;
 mod metrics_sql;
 mod never_writes;
+mod reproducible;
 mod sql_logic;
 mod worked_examples;

@@ -41,6 +41,9 @@ pub enum MetricsError {
     /// The query planned but failed on the data (exit 3).
     #[error("{file}: failed on the warehouse data: {message}")]
     Execution { file: PathBuf, message: String },
+    /// A `DATAFUSION_*` environment variable has a value DataFusion refuses.
+    #[error("DataFusion's settings from the environment: {message}")]
+    Environment { message: String },
     /// The warehouse could not be read while the query ran (network,
     /// credentials): neither the query nor the data is known to be wrong.
     #[error("{file}: cannot read the warehouse: {message}")]
@@ -50,7 +53,9 @@ pub enum MetricsError {
 impl MetricsError {
     pub fn fault(&self) -> Fault {
         match self {
-            MetricsError::Query { .. } | MetricsError::Shape { .. } => Fault::Input,
+            MetricsError::Query { .. }
+            | MetricsError::Shape { .. }
+            | MetricsError::Environment { .. } => Fault::Input,
             MetricsError::Execution { .. } => Fault::Data,
             MetricsError::WarehouseAccess { .. } => Fault::WarehouseAccess,
         }
@@ -157,25 +162,31 @@ pub struct Item {
     pub texts: BTreeMap<String, Option<String>>,
 }
 
-fn session_config() -> SessionConfig {
-    SessionConfig::new()
+/// DataFusion's settings from its standard `DATAFUSION_*` environment
+/// variables (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`, say), then ours.
+fn session_config() -> Result<SessionConfig, MetricsError> {
+    let base = SessionConfig::from_env().map_err(|error| MetricsError::Environment {
+        message: one_line(&error.to_string()),
+    })?;
+    Ok(base
         .with_information_schema(true)
         // Timestamps compare as UTC instants whatever the warehouse stored.
-        .set_str("datafusion.execution.time_zone", "UTC")
+        .set_str("datafusion.execution.time_zone", "UTC"))
 }
 
-/// A new DataFusion session with every clientpulse UDF registered.
-pub fn new_session(settings: &udf::UdfSettings) -> SessionContext {
-    let ctx = SessionContext::new_with_config(session_config());
+/// A new DataFusion session with every clientpulse UDF registered; an
+/// error only when a `DATAFUSION_*` environment variable is invalid.
+pub fn new_session(settings: &udf::UdfSettings) -> Result<SessionContext, MetricsError> {
+    let ctx = SessionContext::new_with_config(session_config()?);
     udf::register_udfs(&ctx, settings);
-    ctx
+    Ok(ctx)
 }
 
 /// A new, empty session (own tables, own UDFs) that shares `base`'s
 /// runtime, and so its object stores: for running the same queries over a
 /// restricted view of the same warehouse (one segment of clients).
 pub fn sibling_session(base: &SessionContext, settings: &udf::UdfSettings) -> SessionContext {
-    let ctx = SessionContext::new_with_config_rt(session_config(), base.runtime_env());
+    let ctx = SessionContext::new_with_config_rt(base.copied_config(), base.runtime_env());
     udf::register_udfs(&ctx, settings);
     ctx
 }
