@@ -188,6 +188,7 @@ fn prepare(
             None
         }
     };
+    let selected = select_metrics(&files, &library, &unreadable, &mut problems);
     let Some(mut config) = loaded.config else {
         return Err(RunError::Invalid(Diagnostics(problems)));
     };
@@ -199,43 +200,6 @@ fn prepare(
         config.out_dir = out.to_path_buf();
     }
     problems.extend(out_inside_warehouse(&config));
-    let mut selected = Vec::new();
-    for selection in &config.metrics {
-        let line = config::line_of_entry(&config.source_text, "id", &selection.id);
-        match library.select(&selection.id, selection.version) {
-            Some(query) => {
-                if let Some(message) = window_problem(selection, query) {
-                    problems.push(Diagnostic::at_line(&config.source, line, message));
-                }
-                selected.push((selection.clone(), query.clone()));
-            }
-            None if library.contains(&selection.id) => problems.push(Diagnostic::at_line(
-                &config.source,
-                line,
-                format!(
-                    "metric `{}` has no version {} in {} (versions: {:?})",
-                    selection.id,
-                    selection.version.unwrap_or_default(),
-                    config.queries_dir.display(),
-                    library.versions(&selection.id)
-                ),
-            )),
-            // A file that failed to load has already been reported.
-            None if unreadable.iter().any(|file| {
-                file.file_stem()
-                    .is_some_and(|stem| stem == selection.id.as_str())
-            }) => {}
-            None => problems.push(Diagnostic::at_line(
-                &config.source,
-                line,
-                format!(
-                    "unknown metric `{}`: no query in {} has this id",
-                    selection.id,
-                    config.queries_dir.display()
-                ),
-            )),
-        }
-    }
     for id in config.benchmarks.by_metric.keys() {
         if !library.contains(id) && !metrics::SPEC_METRIC_IDS.contains(&id.as_str()) {
             problems.push(Diagnostic::at_line(
@@ -262,6 +226,58 @@ fn prepare(
         }),
         _ => Err(RunError::Invalid(Diagnostics(problems))),
     }
+}
+
+/// The query of each metric the config asks for, in config order; every
+/// metric without one (or whose window does not fit it) is a problem at
+/// its line of the config.
+fn select_metrics(
+    files: &config::InputFiles,
+    library: &QueryLibrary,
+    unreadable: &BTreeSet<PathBuf>,
+    problems: &mut Vec<Diagnostic>,
+) -> Vec<(MetricSelection, QueryFile)> {
+    let mut selected = Vec::new();
+    if unreadable.contains(&files.queries_dir) {
+        return selected; // the folder's own problem says it all
+    }
+    for selection in &files.metrics {
+        let line = config::line_of_entry(&files.source_text, "id", &selection.id);
+        match library.select(&selection.id, selection.version) {
+            Some(query) => {
+                if let Some(message) = window_problem(selection, query) {
+                    problems.push(Diagnostic::at_line(&files.source, line, message));
+                }
+                selected.push((selection.clone(), query.clone()));
+            }
+            None if library.contains(&selection.id) => problems.push(Diagnostic::at_line(
+                &files.source,
+                line,
+                format!(
+                    "metric `{}` has no version {} in {} (versions: {:?})",
+                    selection.id,
+                    selection.version.unwrap_or_default(),
+                    files.queries_dir.display(),
+                    library.versions(&selection.id)
+                ),
+            )),
+            // A file that failed to load has already been reported.
+            None if unreadable.iter().any(|file| {
+                file.file_stem()
+                    .is_some_and(|stem| stem == selection.id.as_str())
+            }) => {}
+            None => problems.push(Diagnostic::at_line(
+                &files.source,
+                line,
+                format!(
+                    "unknown metric `{}`: no query in {} has this id",
+                    selection.id,
+                    files.queries_dir.display()
+                ),
+            )),
+        }
+    }
+    selected
 }
 
 /// A report never goes into the warehouse it reads: an out folder inside

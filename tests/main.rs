@@ -13,6 +13,9 @@
 //!   exit code, never a panic.
 //! - `never_writes`: no command ever changes a byte under a warehouse
 //!   root, whether it succeeds or fails.
+//! - `corpus`: every malformed input of `tests/corpus/` through the
+//!   binary: its exit code and error line, no panic, nothing sent, nothing
+//!   outside `out/` touched.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
 //!   real S3-compatible server, and delivering through a real SMTP server.
 //! - `independent`: every numeric metric against an independent
@@ -28,6 +31,7 @@ mod support;
 
 mod bad_input;
 mod catalog;
+mod corpus;
 mod end_to_end;
 mod fixture;
 mod independent;

@@ -413,28 +413,45 @@ impl Warehouse {
             )]
         };
         // Look before registering: DataFusion would report a missing table
-        // as an empty schema or an IO error deep in planning.
+        // as an empty schema or an IO error deep in planning, and would
+        // skip a zero-byte file (a broken export) without a word.
         let prefix = self.table_prefix(table);
-        let has_parquet = self
+        let files: Vec<object_store::ObjectMeta> = match self
             .store
             .list(Some(&prefix))
             .try_filter(|meta| futures::future::ready(meta.location.as_ref().ends_with(".parquet")))
-            .try_next()
-            .await;
-        match has_parquet {
-            Ok(Some(_)) => {}
-            Ok(None) | Err(object_store::Error::NotFound { .. }) => {
-                return Err(vec![CatalogError::MissingTable {
-                    table: table.to_string(),
-                    location,
-                    needed_by: needed_by.clone(),
-                }]);
-            }
+            .try_collect()
+            .await
+        {
+            Ok(files) => files,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
             Err(error) => {
                 return Err(vec![CatalogError::from_store(
                     &self.root, table, &location, &error,
                 )]);
             }
+        };
+        if files.is_empty() {
+            return Err(vec![CatalogError::MissingTable {
+                table: table.to_string(),
+                location,
+                needed_by: needed_by.clone(),
+            }]);
+        }
+        let empty: Vec<String> = files
+            .iter()
+            .filter(|file| file.size == 0)
+            .map(|file| file.location.filename().unwrap_or_default().to_string())
+            .collect();
+        if !empty.is_empty() {
+            return Err(vec![CatalogError::Unreadable {
+                table: table.to_string(),
+                location: location.clone(),
+                reason: format!(
+                    "{} is empty (0 bytes): a broken export? Remove it or export again",
+                    empty.join(", ")
+                ),
+            }]);
         }
 
         let table_url = ListingTableUrl::parse(format!(

@@ -79,7 +79,8 @@ pub fn parse(path: &Path, text: &str, problems: &mut Vec<Diagnostic>) -> Benchma
         text,
         |all: &mut BTreeMap<String, RawBenchmark>, section| all.extend(section),
         problems,
-    );
+    )
+    .unwrap_or_default();
     let mut benchmarks = Benchmarks::default();
     for (id, raw) in raw {
         let line = yaml::line_of_top_level_key(text, &id);

@@ -294,6 +294,12 @@ pub struct InputFiles {
     pub queries_dir: PathBuf,
     /// `None` for the built-in templates.
     pub templates_dir: Option<PathBuf>,
+    /// The metrics the config asks for, as far as they parsed: checked
+    /// against the query library even when another section is broken.
+    pub metrics: Vec<MetricSelection>,
+    /// The config file and its text, to position those checks.
+    pub source: PathBuf,
+    pub source_text: String,
 }
 
 /// What loading the config found: the validated config when there was no
@@ -320,7 +326,15 @@ pub fn load(path: &Path) -> Loaded {
         }
     };
     let mut problems = Vec::new();
-    let raw: RawConfig = yaml::load_sections(path, &text, RawConfig::merge, &mut problems);
+    let Some(raw) = yaml::load_sections(path, &text, RawConfig::merge, &mut problems) else {
+        // Not YAML: nothing further can be told, not even where the
+        // queries are.
+        return Loaded {
+            config: None,
+            files: None,
+            problems,
+        };
+    };
     let (config, files) = validate(path, &text, raw, &mut problems);
     Loaded {
         config: config.filter(|_| problems.is_empty()),
@@ -340,18 +354,25 @@ fn validate(
     );
     let base = relative_to_cwd(base);
     let base = base.as_path();
-    let files = InputFiles {
+    let mut files = InputFiles {
         queries_dir: normalize(&base.join(raw.queries.as_deref().unwrap_or("../queries"))),
         templates_dir: raw
             .templates
             .as_deref()
             .map(|dir| normalize(&base.join(dir))),
+        metrics: Vec::new(),
+        source: path.to_path_buf(),
+        source_text: text.to_string(),
     };
+    // A section that is in the file but did not parse has its own problem
+    // already; only a section that is not there at all is "missing".
     let missing = |problems: &mut Vec<Diagnostic>, key: &str| {
-        problems.push(Diagnostic::in_file(
-            path,
-            format!("missing required key `{key}`"),
-        ))
+        if !yaml::has_top_level_key(text, key) {
+            problems.push(Diagnostic::in_file(
+                path,
+                format!("missing required key `{key}`"),
+            ))
+        }
     };
 
     let warehouse = match raw.warehouse {
@@ -435,6 +456,7 @@ fn validate(
     };
 
     let mut metrics = Vec::new();
+    let metrics_parsed = raw.metrics.is_some();
     for metric in raw.metrics.unwrap_or_default() {
         let line = yaml::line_of_entry(text, "id", &metric.id);
         let window = match metric.window.as_deref().map(|w| (w, Window::parse(w))) {
@@ -465,7 +487,8 @@ fn validate(
             version: metric.version,
         });
     }
-    if metrics.is_empty() {
+    files.metrics = metrics.clone();
+    if metrics.is_empty() && (metrics_parsed || !yaml::has_top_level_key(text, "metrics")) {
         problems.push(Diagnostic::in_file(
             path,
             "`metrics` lists no metric to run",

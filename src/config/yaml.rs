@@ -82,12 +82,31 @@ fn top_level_key(line: &str) -> Option<String> {
 }
 
 /// Turns a serde_yaml error into a problem that names file, line, column.
-pub fn problem_from_serde(path: &Path, error: &serde_yaml::Error) -> Diagnostic {
-    let message = strip_location(&error.to_string());
+fn problem_from_serde(path: &Path, text: &str, error: &serde_yaml::Error) -> Diagnostic {
+    let mut message = strip_location(&error.to_string());
+    if message.contains("repetition limit exceeded") || message.contains("recursion limit exceeded")
+    {
+        message.push_str(" (YAML anchors and aliases expand too far: write the values out)");
+    }
     match error.location() {
-        Some(location) => Diagnostic::at(path, location.line(), location.column(), message),
+        Some(location) => {
+            // YAML's own words for a tab are obscure; say what to do.
+            let line = text.lines().nth(location.line().saturating_sub(1));
+            if line.is_some_and(|line| {
+                line.trim_end().starts_with(|c: char| c.is_whitespace()) && line.contains('\t')
+            }) {
+                message.push_str(" (tabs cannot indent YAML: use spaces)");
+            }
+            Diagnostic::at(path, location.line(), location.column(), message)
+        }
         None => Diagnostic::in_file(path, message),
     }
+}
+
+/// Whether `key` is a top-level key of the text, even of a section that
+/// did not parse: a section that is there but broken is not "missing".
+pub fn has_top_level_key(text: &str, key: &str) -> bool {
+    line_of_top_level_key(text, key).is_some()
 }
 
 /// serde_yaml appends " at line L column C" to its messages; we print the
@@ -103,23 +122,25 @@ fn strip_location(message: &str) -> String {
 /// key into `T` (a struct whose fields are all optional, so that a section
 /// alone is a valid `T`) and merging them with `merge`. Problems of every
 /// section are appended to `problems`; sections that fail are left out.
+/// `None` when the file is not YAML at all (its one problem is added).
 pub fn load_sections<T: DeserializeOwned + Default>(
     path: &Path,
     text: &str,
     merge: impl Fn(&mut T, T),
     problems: &mut Vec<Diagnostic>,
-) -> T {
-    // A syntax error makes any cutting meaningless: report it alone.
+) -> Option<T> {
+    // A syntax error makes any cutting meaningless: report it alone, and
+    // tell the caller there is nothing to validate.
     if let Err(error) = serde_yaml::from_str::<serde_yaml::Value>(text) {
-        problems.push(problem_from_serde(path, &error));
-        return T::default();
+        problems.push(problem_from_serde(path, text, &error));
+        return None;
     }
     let Some(sections) = split_sections(text) else {
         return match serde_yaml::from_str::<T>(text) {
-            Ok(value) => value,
+            Ok(value) => Some(value),
             Err(error) => {
-                problems.push(problem_from_serde(path, &error));
-                T::default()
+                problems.push(problem_from_serde(path, text, &error));
+                Some(T::default())
             }
         };
     };
@@ -137,10 +158,10 @@ pub fn load_sections<T: DeserializeOwned + Default>(
         }
         match serde_yaml::from_str::<T>(&section.padded) {
             Ok(value) => merge(&mut merged, value),
-            Err(error) => problems.push(problem_from_serde(path, &error)),
+            Err(error) => problems.push(problem_from_serde(path, text, &error)),
         }
     }
-    merged
+    Some(merged)
 }
 
 /// The 1-based line of a top-level key in a file, for problems found after

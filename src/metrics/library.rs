@@ -505,6 +505,9 @@ fn only_reads(sql: &str) -> Option<String> {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
 
     let statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {}).ok()?;
+    if statements.is_empty() {
+        return Some("the query has no SQL after its header".to_string());
+    }
     if statements.len() != 1 {
         return Some(format!(
             "a query file holds one SELECT statement; this one holds {}",
@@ -524,7 +527,7 @@ fn only_reads(sql: &str) -> Option<String> {
             "a query may only read: `{}` is not a SELECT",
             first_words(&other.to_string())
         )),
-        None => Some("the query has no SQL after its header".to_string()),
+        None => None,
     }
 }
 

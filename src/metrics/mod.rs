@@ -42,7 +42,7 @@ pub enum MetricsError {
     #[error("{file}: failed on the warehouse data: {message}")]
     Execution { file: PathBuf, message: String },
     /// A `DATAFUSION_*` environment variable has a value DataFusion refuses.
-    #[error("DataFusion's settings from the environment: {message}")]
+    #[error("a DataFusion setting from the environment is invalid: {message}")]
     Environment { message: String },
     /// The warehouse could not be read while the query ran (network,
     /// credentials): neither the query nor the data is known to be wrong.
@@ -165,8 +165,14 @@ pub struct Item {
 /// DataFusion's settings from its standard `DATAFUSION_*` environment
 /// variables (`DATAFUSION_EXECUTION_TARGET_PARTITIONS`, say), then ours.
 fn session_config() -> Result<SessionConfig, MetricsError> {
-    let base = SessionConfig::from_env().map_err(|error| MetricsError::Environment {
-        message: one_line(&error.to_string()),
+    let base = SessionConfig::from_env().map_err(|error| {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| name.starts_with("DATAFUSION_"))
+            .collect();
+        MetricsError::Environment {
+            message: format!("{} ({})", one_line(&error.to_string()), names.join(", ")),
+        }
     })?;
     Ok(base
         .with_information_schema(true)

@@ -90,23 +90,33 @@ impl Templates {
         let mut text = Handlebars::new();
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
-        let mut compiled =
-            |registry: &mut Handlebars<'static>, name: &str, source: Option<(PathBuf, String)>| {
-                let (path, body) = source?;
-                match registry.register_template_string(name, body) {
-                    Ok(()) => Some(path),
-                    Err(error) => {
-                        let (line, column) = error.pos().unzip();
-                        problems.push(Diagnostic {
-                            file: path,
-                            line,
-                            column,
-                            message: format!("template syntax: {}", error.reason()),
-                        });
-                        None
-                    }
+        let mut compiled = |registry: &mut Handlebars<'static>,
+                            name: &str,
+                            source: Option<(PathBuf, String)>| {
+            let (path, body) = source?;
+            match registry.register_template_string(name, body) {
+                Ok(()) => Some(path),
+                Err(error) => {
+                    let (line, column) = error.pos().unzip();
+                    // pest lists every token it expected; the position
+                    // and a hint serve a reader better.
+                    let reason = error.reason().to_string();
+                    let reason = match reason.split_once(": expected") {
+                        Some((head, _)) => format!(
+                            "{head} (an unclosed `{{{{#…}}}}` block, a stray `{{{{/…}}}}` or a broken `{{{{…}}}}`)"
+                        ),
+                        None => reason,
+                    };
+                    problems.push(Diagnostic {
+                        file: path,
+                        line,
+                        column,
+                        message: format!("template syntax: {reason}"),
+                    });
+                    None
                 }
-            };
+            }
+        };
         let html_path = compiled(&mut html, HTML_NAME, html_source);
         let text_path = compiled(&mut text, TEXT_NAME, text_source);
         let (Some(html_path), Some(text_path)) = (html_path, text_path) else {

@@ -232,3 +232,8 @@ pub fn client(id: &'static str, segment: &'static str) -> Vec<V> {
         V::T("2025-01-01T00:00:00Z"),
     ]
 }
+
+/// The names of the contract's tables.
+pub fn contract_tables() -> Vec<&'static str> {
+    CONTRACT.iter().map(|t| t.name).collect()
+}

@@ -1,0 +1,5 @@
+-- id: broken
+-- description: no version
+-- window: 7d
+-- unit: count
+SELECT 1 AS value, 1 AS sample_size

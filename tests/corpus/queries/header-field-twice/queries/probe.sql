@@ -1,0 +1,7 @@
+-- id: probe
+-- version: 1
+-- description: a probe
+-- window: 7d
+-- unit: count
+-- unit: money
+SELECT 1 AS value, 1 AS sample_size

@@ -1,0 +1,5 @@
+-- id: probe
+-- version: 1
+-- description: a probe
+-- window: 7d
+-- unit: count

@@ -1,0 +1,6 @@
+-- id: probe
+-- version: 1
+-- description: a probe
+-- window: 7d
+-- unit: count
+SELECT COUNT(*) AS value, COUNT(*) AS sample_size FROM clientz

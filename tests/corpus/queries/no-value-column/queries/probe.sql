@@ -1,0 +1,6 @@
+-- id: probe
+-- version: 1
+-- description: a probe
+-- window: 7d
+-- unit: count
+SELECT 1 AS figure, 1 AS sample_size

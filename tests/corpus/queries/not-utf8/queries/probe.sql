@@ -1,0 +1,6 @@
+-- id: probe
+-- version: 1
+-- description: café probe
+-- window: 7d
+-- unit: count
+SELECT 1 AS value, 1 AS sample_size

@@ -1,0 +1,2 @@
+-- café
+x AS (SELECT 1)
