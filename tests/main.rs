@@ -16,6 +16,8 @@
 //! - `corpus`: every malformed input of `tests/corpus/` through the
 //!   binary: its exit code and error line, no panic, nothing sent, nothing
 //!   outside `out/` touched.
+//! - `parsers`: property tests: random bytes and random YAML and SQL
+//!   header trees never make a parser panic.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
 //!   real S3-compatible server, and delivering through a real SMTP server.
 //! - `independent`: every numeric metric against an independent
@@ -25,6 +27,8 @@
 //! - `reproducible`: the same week gives the same bytes in a single run,
 //!   a backfill, run after run and with any number of partitions; money
 //!   sums are exact.
+//! - `secrets`: recognisable secrets (S3 key, SMTP passwords) never reach
+//!   stdout, stderr, report.json, the ledger or the outbox.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
 
 mod support;
@@ -37,6 +41,8 @@ mod fixture;
 mod independent;
 mod metrics_sql;
 mod never_writes;
+mod parsers;
 mod reproducible;
+mod secrets;
 mod sql_logic;
 mod worked_examples;

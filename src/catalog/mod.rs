@@ -109,9 +109,15 @@ impl CatalogError {
                     reason,
                 }
             }
+            // The S3 client reports an HTTP refusal as a generic error
+            // whose words carry the status.
+            E::Generic { .. } if refused_credentials(&reason) => CatalogError::CredentialsRefused {
+                root: root.to_string(),
+                reason: s3_error_words(&reason),
+            },
             E::Generic { .. } | E::JoinError { .. } => CatalogError::Unreachable {
                 root: root.to_string(),
-                reason,
+                reason: s3_error_words(&reason),
             },
             _ => CatalogError::Unreadable {
                 table: table.to_string(),
@@ -139,6 +145,35 @@ impl CatalogError {
                 reason: one_line(&error.to_string()),
             },
         }
+    }
+}
+
+/// Whether a store's message says the server refused who we are.
+fn refused_credentials(message: &str) -> bool {
+    ["401 Unauthorized", "403 Forbidden"]
+        .iter()
+        .any(|status| message.contains(status))
+}
+
+/// An S3 error body (XML) cut down to its code and message, which say what
+/// is wrong; the request id and the XML around them do not.
+fn s3_error_words(message: &str) -> String {
+    let between = |open: &str, close: &str| {
+        let start = message.find(open)? + open.len();
+        let end = message[start..].find(close)? + start;
+        Some(
+            message[start..end]
+                .trim_start_matches("<![CDATA[")
+                .trim_end_matches("]]>")
+                .to_string(),
+        )
+    };
+    match (message.find(" <?xml"), between("<Code>", "</Code>")) {
+        (Some(xml), Some(code)) => {
+            let words = between("<Message>", "</Message>").unwrap_or_default();
+            format!("{}: {code}: {words}", &message[..xml].trim_end_matches(':'))
+        }
+        _ => message.to_string(),
     }
 }
 
@@ -390,6 +425,14 @@ impl Warehouse {
         let mut problems = Vec::new();
         for (table, needed_by) in tables {
             if let Err(mut errors) = self.register_table(ctx, table, needed_by).await {
+                // A warehouse that cannot be reached fails the same way for
+                // every table: one line, at once, rather than one per table.
+                if let Some(access) = errors
+                    .iter()
+                    .position(|e| e.fault() == Fault::WarehouseAccess)
+                {
+                    return Err(vec![errors.swap_remove(access)]);
+                }
                 problems.append(&mut errors);
             }
         }

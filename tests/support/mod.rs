@@ -238,8 +238,22 @@ impl Drop for Server {
 
 /// moto's S3-compatible HTTP server on a free loopback port.
 pub fn start_s3() -> Server {
+    start_moto(false)
+}
+
+/// moto enforcing authentication: every key it was not given is refused
+/// (403 InvalidAccessKeyId), as a real bucket refuses wrong credentials.
+pub fn start_s3_with_auth() -> Server {
+    start_moto(true)
+}
+
+fn start_moto(auth: bool) -> Server {
     let port = free_port();
-    let mut child = Command::new(tool("moto_server"))
+    let mut command = Command::new(tool("moto_server"));
+    if auth {
+        command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+    }
+    let mut child = command
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
