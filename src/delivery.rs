@@ -84,18 +84,22 @@ pub struct DeliveryOutcome {
 }
 
 /// Parses every address the config gives, so `check` and `run` fail before
-/// any work when one is wrong.
+/// any work when one is wrong. Each problem comes with the address, so the
+/// caller can find its line.
 pub fn validate_addresses<'a>(
     from: &str,
     recipients: impl IntoIterator<Item = &'a str>,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     if let Err(error) = from.parse::<Mailbox>() {
-        problems.push(format!("delivery.from `{from}`: {error}"));
+        problems.push((from.to_string(), format!("delivery.from `{from}`: {error}")));
     }
     for recipient in recipients {
         if let Err(error) = recipient.parse::<Mailbox>() {
-            problems.push(format!("recipient `{recipient}`: {error}"));
+            problems.push((
+                recipient.to_string(),
+                format!("recipient `{recipient}` is not an address a mail server takes: {error}"),
+            ));
         }
     }
     problems
@@ -372,6 +376,6 @@ mod tests {
         let problems =
             validate_addresses("pulse@example.com", ["ok@example.com", "not an address"]);
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("not an address"));
+        assert_eq!(problems[0].0, "not an address");
     }
 }

@@ -213,8 +213,9 @@ fn prepare(
         .audiences
         .iter()
         .flat_map(|a| a.recipients.iter().map(String::as_str));
-    for problem in delivery::validate_addresses(&config.delivery.from, recipients) {
-        problems.push(Diagnostic::in_file(&config.source, problem));
+    for (address, problem) in delivery::validate_addresses(&config.delivery.from, recipients) {
+        let line = config::line_containing(&config.source_text, &address);
+        problems.push(Diagnostic::at_line(&config.source, line, problem));
     }
     match templates {
         Some(templates) if problems.is_empty() => Ok(Prepared {

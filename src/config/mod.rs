@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 pub use benchmarks::{Benchmark, Benchmarks, Direction, SegmentTarget};
-pub use yaml::line_of_entry;
+pub use yaml::{line_containing, line_of_entry};
 
 use crate::calendar::BusinessCalendar;
 use crate::diagnostic::{self, Diagnostic};
@@ -415,6 +415,14 @@ fn validate(
                     ),
                 ))
             });
+            // The title goes into every subject line: one line of text.
+            if reporting.title.chars().any(char::is_control) || reporting.title.trim().is_empty() {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    "reporting.title must be one line of text (it is every e-mail's subject)",
+                ));
+            }
             let currency = reporting.currency.trim().to_ascii_uppercase();
             if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
                 problems.push(Diagnostic::at_line(

@@ -190,6 +190,17 @@ pub fn line_of_entry(text: &str, key: &str, value: &str) -> Option<usize> {
         .map(|index| index + 1)
 }
 
+/// The 1-based line of the first line that holds `needle` as written (a
+/// recipient in a flow list, say); `None` when it was written escaped.
+pub fn line_containing(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    text.lines()
+        .position(|line| line.contains(needle))
+        .map(|index| index + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
