@@ -65,9 +65,20 @@ impl DeliveryError {
     }
 }
 
+/// The report as one audience gets it, rendered: one message to each of
+/// its recipients.
+#[derive(Debug, Clone)]
+pub struct Edition {
+    pub audience: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
 /// One message to build: who gets what.
 #[derive(Debug, Clone)]
-pub struct Letter {
+struct Letter {
     pub audience: String,
     pub recipient: String,
     pub subject: String,
@@ -108,7 +119,7 @@ pub fn validate_addresses<'a>(
 /// Builds, writes and (in `smtp` mode, unless `dry_run`) sends `letters`.
 pub async fn deliver(
     settings: &Delivery,
-    letters: &[Letter],
+    editions: &[Edition],
     period_label: &str,
     date: DateTime<Utc>,
     period_dir: &Path,
@@ -118,6 +129,18 @@ pub async fn deliver(
         .from
         .parse()
         .map_err(|e| DeliveryError::Setup(format!("delivery.from `{}`: {e}", settings.from)))?;
+    let letters: Vec<Letter> = editions
+        .iter()
+        .flat_map(|edition| {
+            edition.recipients.iter().map(|recipient| Letter {
+                audience: edition.audience.clone(),
+                recipient: recipient.clone(),
+                subject: edition.subject.clone(),
+                html: edition.html.clone(),
+                text: edition.text.clone(),
+            })
+        })
+        .collect();
     let outbox = period_dir.join("outbox");
     let mut built = Vec::with_capacity(letters.len());
     for (index, letter) in letters.iter().enumerate() {

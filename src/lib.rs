@@ -14,6 +14,7 @@ pub mod demo;
 pub mod diagnostic;
 pub mod evaluate;
 pub mod fault;
+pub mod inputs;
 pub mod metrics;
 pub mod period;
 pub mod pipeline;

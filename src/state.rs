@@ -17,7 +17,9 @@ use thiserror::Error;
 pub enum StateError {
     #[error("cannot read the sent-ledger {path}: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("cannot write the sent-ledger {path}: {source}")]
+    #[error(
+        "cannot write {path}: {source} (a local fault: check the folder's permissions and free space)"
+    )]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -86,6 +88,18 @@ impl SentLedger {
             .map_err(|e| write_error(std::io::Error::other(e)))?;
         write_atomically(&self.path, text.as_bytes()).map_err(write_error)
     }
+}
+
+/// Writes a run's artefacts (`name`, bytes) into `dir`, each atomically.
+pub fn write_artefacts(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), StateError> {
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomically(&path, bytes).map_err(|source| StateError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temp file in the same folder and a

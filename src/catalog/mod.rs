@@ -590,6 +590,45 @@ pub async fn segment_values(
     Ok(values)
 }
 
+/// The segment values of every breakdown column, together: every column
+/// clients lack is an error.
+pub async fn all_segments(
+    ctx: &SessionContext,
+    breakdowns: &[String],
+) -> Result<BTreeSet<String>, Vec<CatalogError>> {
+    let mut segments = BTreeSet::new();
+    let mut missing = Vec::new();
+    for dimension in breakdowns {
+        match segment_values(ctx, dimension).await {
+            Ok(values) => segments.extend(values.into_iter().flatten()),
+            Err(error) => missing.push(error),
+        }
+    }
+    if missing.is_empty() {
+        Ok(segments)
+    } else {
+        Err(missing)
+    }
+}
+
+/// A demo warehouse not made yet shows as every table missing: one line
+/// that says how it gets made instead. Other errors are kept.
+pub fn demo_not_made_yet(root: &str, errors: Vec<CatalogError>) -> Vec<CatalogError> {
+    if !errors
+        .iter()
+        .all(|e| matches!(e, CatalogError::MissingTable { .. }))
+    {
+        return errors;
+    }
+    vec![CatalogError::MissingTable {
+        table: "(every table)".to_string(),
+        location: format!(
+            "{root}: the demo warehouse is made by the first `clientpulse run` (or `clientpulse demo-data --out`)"
+        ),
+        needed_by: NeededBy::default(),
+    }]
+}
+
 /// Registers in `target` each of `tables` of `base`, restricted to the
 /// clients whose `column` is `value`: every query then computes its metric
 /// over that segment exactly as it does over all clients. The value is an

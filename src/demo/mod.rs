@@ -100,6 +100,27 @@ fn complete_by_default() -> bool {
     true
 }
 
+/// Makes the demo warehouse at `root` unless a complete one is there,
+/// saying so on stderr: scale 1, the default seed, data until `now`.
+pub fn ensure(root: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<(), DemoError> {
+    if is_complete(root) {
+        return Ok(());
+    }
+    eprintln!(
+        "clientpulse: no demo warehouse at {}; generating one (scale 1, ending {})",
+        root.display(),
+        now.date_naive()
+    );
+    generate(
+        root,
+        &DemoOptions {
+            scale: 1,
+            seed: DEFAULT_SEED,
+            end: now.date_naive(),
+        },
+    )
+}
+
 /// Whether `root` holds a complete demo warehouse made by the generator.
 pub fn is_complete(root: &Path) -> bool {
     std::fs::read_to_string(root.join(COMPLETE_MARKER))

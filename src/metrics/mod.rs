@@ -9,6 +9,7 @@
 //! ([`MetricValue`]): no Arrow type goes further.
 
 pub mod library;
+pub mod series;
 pub mod udf;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +42,10 @@ pub enum MetricsError {
     /// The query planned but failed on the data (exit 3).
     #[error("{file}: failed on the warehouse data: {message}")]
     Execution { file: PathBuf, message: String },
+    /// The catalog could not list a breakdown's segments or restrict the
+    /// tables to one.
+    #[error("{0}")]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// A `DATAFUSION_*` environment variable has a value DataFusion refuses.
     #[error("a DataFusion setting from the environment is invalid: {message}")]
     Environment { message: String },
@@ -58,6 +63,7 @@ impl MetricsError {
             | MetricsError::Environment { .. } => Fault::Input,
             MetricsError::Execution { .. } => Fault::Data,
             MetricsError::WarehouseAccess { .. } => Fault::WarehouseAccess,
+            MetricsError::Catalog(error) => error.fault(),
         }
     }
 
@@ -216,6 +222,44 @@ pub fn tables_read(
         .collect())
 }
 
+/// The tables `queries` read, each with the files that need it; `clients`
+/// too when metrics are broken down by a client column (`breakdowns_in`
+/// names where the config asks for that). Every query that does not parse
+/// is an error.
+pub fn tables_needed<'a>(
+    ctx: &SessionContext,
+    queries: impl IntoIterator<Item = &'a QueryFile>,
+    breakdowns_in: Option<String>,
+) -> Result<Vec<(String, crate::catalog::NeededBy)>, Vec<MetricsError>> {
+    let mut needed: BTreeMap<String, crate::catalog::NeededBy> = BTreeMap::new();
+    if let Some(source) = breakdowns_in {
+        needed.insert(
+            "clients".to_string(),
+            crate::catalog::NeededBy(vec![source]),
+        );
+    }
+    let mut errors = Vec::new();
+    for query in queries {
+        match tables_read(ctx, query) {
+            Ok(tables) => {
+                for table in tables {
+                    needed
+                        .entry(table)
+                        .or_default()
+                        .0
+                        .push(query.path.display().to_string());
+                }
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(needed.into_iter().collect())
+    } else {
+        Err(errors)
+    }
+}
+
 fn query_error(query: &QueryFile, error: &datafusion::error::DataFusionError) -> MetricsError {
     MetricsError::Query {
         file: query.path.clone(),
@@ -329,6 +373,22 @@ pub async fn plan(
         .await
         .map_err(|e| query_error(query, &e))?;
     Ok(frame)
+}
+
+/// Plans every query with the parameters `parameters` gives it; returns
+/// the problems of all of them.
+pub async fn plan_all(
+    ctx: &SessionContext,
+    queries: &[&QueryFile],
+    parameters: impl Fn(&QueryFile) -> Parameters,
+) -> Vec<MetricsError> {
+    let mut errors = Vec::new();
+    for query in queries {
+        if let Err(error) = plan(ctx, query, &parameters(query)).await {
+            errors.push(error);
+        }
+    }
+    errors
 }
 
 fn check_columns(query: &QueryFile, frame: &DataFrame) -> Result<(), MetricsError> {

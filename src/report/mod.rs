@@ -4,6 +4,7 @@
 //! Rendering never sees Arrow types: it takes a [`Report`] of plain numbers
 //! and strings. All rounding happens here, in [`format`], and nowhere else.
 
+pub mod build;
 pub mod format;
 pub mod render;
 pub mod sample;

@@ -27,6 +27,8 @@ const TEXT_NAME: &str = "report.txt.hbs";
 
 #[derive(Debug, Error)]
 pub enum RenderError {
+    #[error("cannot write report.json: {message}")]
+    Json { message: String },
     #[error("rendering {template} failed: {}", one_line(&error.to_string()))]
     Render {
         template: &'static str,

@@ -1,0 +1,98 @@
+//! Running the selected queries: every metric for the week and the weeks
+//! of its trend, and for the week over every segment of clients. The
+//! fan-out of (metric, week) and (segment, metric) pairs lives here, so
+//! the pipeline only asks for figures.
+
+use std::collections::BTreeSet;
+
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+
+use super::{MetricValue, MetricsError, Parameters, QueryFile, QuerySettings, udf};
+use crate::catalog;
+use crate::config::MetricSelection;
+use crate::period::Period;
+
+/// Weeks in a metric's trend, the current one included (metrics.md).
+pub const TREND_WEEKS: usize = 12;
+/// Metric queries run at once; DataFusion parallelises inside each too.
+const CONCURRENT_QUERIES: usize = 4;
+
+/// One metric's figure for the week over one segment of clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentFigure {
+    /// The client column the clients are split by (`segment`, `region`…).
+    pub dimension: String,
+    /// The column's value; `(none)` for clients without one.
+    pub segment: String,
+    pub figure: MetricValue,
+}
+
+/// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
+/// weeks ending with `period`, oldest first.
+pub async fn weekly(
+    ctx: &SessionContext,
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    settings: &QuerySettings,
+) -> Result<Vec<Vec<MetricValue>>, MetricsError> {
+    let weeks = period.trailing(TREND_WEEKS);
+    // Every (metric, week) pair; results come back in this order.
+    let jobs: Vec<(usize, &Period)> = (0..selected.len())
+        .flat_map(|metric| weeks.iter().map(move |week| (metric, week)))
+        .collect();
+    let values: Vec<MetricValue> = futures::stream::iter(jobs.iter().map(|&(metric, week)| {
+        let (selection, query) = &selected[metric];
+        let window = selection.window.unwrap_or(query.window);
+        let parameters = Parameters::new(week, window, settings);
+        async move { super::run(ctx, query, &parameters).await }
+    }))
+    .buffered(CONCURRENT_QUERIES)
+    .try_collect()
+    .await?;
+    let mut values = values.into_iter();
+    Ok(selected
+        .iter()
+        .map(|_| values.by_ref().take(weeks.len()).collect())
+        .collect())
+}
+
+/// For each selected metric, in order, its figure for `period` over every
+/// segment of every breakdown column: the same SQL in a session whose
+/// `tables` are restricted to the segment's clients.
+pub async fn by_segment(
+    ctx: &SessionContext,
+    tables: &BTreeSet<String>,
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    breakdowns: &[String],
+    udf_settings: &udf::UdfSettings,
+    settings: &QuerySettings,
+) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
+    let mut by_metric = vec![Vec::new(); selected.len()];
+    for dimension in breakdowns {
+        for value in catalog::segment_values(ctx, dimension).await? {
+            let segment_ctx = super::sibling_session(ctx, udf_settings);
+            catalog::register_segment(ctx, &segment_ctx, tables, dimension, &value).await?;
+            let figures: Vec<MetricValue> =
+                futures::stream::iter(selected.iter().map(|(selection, query)| {
+                    let window = selection.window.unwrap_or(query.window);
+                    let parameters = Parameters::new(period, window, settings);
+                    let segment_ctx = &segment_ctx;
+                    async move { super::run(segment_ctx, query, &parameters).await }
+                }))
+                .buffered(CONCURRENT_QUERIES)
+                .try_collect()
+                .await?;
+            let label = value.unwrap_or_else(|| "(none)".to_string());
+            for (index, figure) in figures.into_iter().enumerate() {
+                by_metric[index].push(SegmentFigure {
+                    dimension: dimension.clone(),
+                    segment: label.clone(),
+                    figure,
+                });
+            }
+        }
+    }
+    Ok(by_metric)
+}

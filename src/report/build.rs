@@ -1,0 +1,186 @@
+//! Building the report from plain figures: each metric with its window,
+//! previous value, trend, benchmark and status, its segments judged
+//! against theirs; the subject line; and one rendered edition per
+//! audience. Evaluation is called here, never IO.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::render::{RenderError, Templates};
+use super::{MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint, instant};
+use crate::config::{Audience, Config, MetricSelection};
+use crate::delivery::Edition;
+use crate::evaluate::{self, Status};
+use crate::metrics::series::SegmentFigure;
+use crate::metrics::{MetricValue, QueryFile, Unit};
+use crate::period::Period;
+
+/// The report of `period`: for each selected metric (in config order) its
+/// figures over the trend's weeks (`series`, oldest first, the week last)
+/// and its segments.
+pub fn build(
+    config: &Config,
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    series: &[Vec<MetricValue>],
+    segments: Vec<Vec<SegmentFigure>>,
+    now: DateTime<Utc>,
+) -> Report {
+    let weeks = period.trailing(series.first().map_or(1, Vec::len));
+    let metrics = selected
+        .iter()
+        .zip(series)
+        .zip(segments.into_iter().chain(std::iter::repeat_with(Vec::new)))
+        .map(|(((selection, query), series), segments)| {
+            let mut report = metric_report(config, selection, query, period, &weeks, series);
+            report.segments = segment_reports(config, query, segments);
+            report
+        })
+        .collect();
+    Report {
+        title: config.reporting.title.clone(),
+        currency: config.reporting.currency.clone(),
+        period: PeriodInfo {
+            label: period.label.clone(),
+            start: instant(period.start),
+            end: instant(period.end),
+            timezone: period.timezone.name().to_string(),
+        },
+        generated_at: instant(now),
+        metrics,
+    }
+}
+
+fn metric_report(
+    config: &Config,
+    selection: &MetricSelection,
+    query: &QueryFile,
+    period: &Period,
+    weeks: &[Period],
+    series: &[MetricValue],
+) -> MetricReport {
+    let window = selection.window.unwrap_or(query.window);
+    let bounds = period.window(window);
+    let current = series.last().cloned().unwrap_or(MetricValue {
+        value: None,
+        sample_size: 0,
+        extras: BTreeMap::new(),
+        items: Vec::new(),
+    });
+    let previous = series
+        .len()
+        .checked_sub(2)
+        .and_then(|i| series.get(i))
+        .and_then(|v| v.value);
+    let benchmark = config.benchmarks.get(&query.id);
+    MetricReport {
+        id: query.id.clone(),
+        version: query.version,
+        sql_sha256: query.sha256.clone(),
+        description: query.description.clone(),
+        unit: query.unit,
+        value: current.value,
+        window: window.to_string(),
+        window_start: instant(bounds.start),
+        window_end: instant(bounds.end),
+        sample_size: current.sample_size,
+        previous,
+        target: benchmark.map(|b| b.target),
+        direction: benchmark.map(|b| b.direction),
+        status: evaluate::metric_status(
+            current.value,
+            current.sample_size,
+            benchmark,
+            !current.items.is_empty(),
+        ),
+        trend: weeks
+            .iter()
+            .zip(series)
+            .map(|(week, value)| TrendPoint {
+                period: week.label.clone(),
+                value: value.value,
+            })
+            .collect(),
+        segments: Vec::new(),
+        items: current.items,
+        extras: current.extras,
+    }
+}
+
+/// A metric's segments, each judged against its own target (additive
+/// metrics: only where the benchmarks set one for the segment).
+fn segment_reports(
+    config: &Config,
+    query: &QueryFile,
+    segments: Vec<SegmentFigure>,
+) -> Vec<SegmentReport> {
+    let additive = matches!(query.unit, Unit::Money | Unit::Count);
+    segments
+        .into_iter()
+        .map(|segment| SegmentReport {
+            status: evaluate::segment_status(
+                segment.figure.value,
+                segment.figure.sample_size,
+                config.benchmarks.get(&query.id),
+                &segment.segment,
+                additive,
+            ),
+            dimension: segment.dimension,
+            segment: segment.segment,
+            value: segment.figure.value,
+            sample_size: segment.figure.sample_size,
+        })
+        .collect()
+}
+
+/// "Client pulse 2026-W47: 4 on target, 1 to watch, 1 off target".
+/// Made only of the config's title, the period and counts: no warehouse
+/// text ever reaches a header.
+pub fn subject(report: &Report) -> String {
+    let count = |status| report.metrics.iter().filter(|m| m.status == status).count();
+    format!(
+        "{} {}: {} on target, {} to watch, {} off target",
+        report.title,
+        report.period.label,
+        count(Status::OnTarget),
+        count(Status::Watch),
+        count(Status::OffTarget)
+    )
+}
+
+/// The report as each audience gets it: its metrics, rendered, with its
+/// subject and recipients.
+pub fn editions(
+    report: &Report,
+    audiences: &[Audience],
+    templates: &Templates,
+) -> Result<Vec<Edition>, RenderError> {
+    audiences
+        .iter()
+        .map(|audience| {
+            let view = report.for_audience(audience.metrics.as_deref());
+            Ok(Edition {
+                audience: audience.name.clone(),
+                recipients: audience.recipients.clone(),
+                subject: subject(&view),
+                html: templates.html(&view)?,
+                text: templates.text(&view)?,
+            })
+        })
+        .collect()
+}
+
+/// The files of a run's report: report.json and report.html.
+pub fn artefacts(
+    report: &Report,
+    templates: &Templates,
+) -> Result<Vec<(&'static str, Vec<u8>)>, RenderError> {
+    let json = report.to_json().map_err(|error| RenderError::Json {
+        message: error.to_string(),
+    })?;
+    Ok(vec![
+        ("report.json", json.into_bytes()),
+        ("report.html", templates.html(report)?.into_bytes()),
+    ])
+}
