@@ -260,15 +260,12 @@ pub async fn check(
 ) -> Result<CheckSummary, RunError> {
     let inputs = Inputs::load(config_path, warehouse, None, Purpose::Check)?;
     let queries: Vec<&QueryFile> = inputs.library.all().collect();
-    let (ctx, needed) = match open_warehouse(&inputs, queries.iter().copied()).await {
-        Err(RunError::Catalog(errors)) if inputs.demo_root().is_some() => {
-            return Err(RunError::Catalog(catalog::demo_not_made_yet(
-                &inputs.config.warehouse.root,
-                errors,
-            )));
-        }
-        other => other?,
-    };
+    // The demo root is the config's own: `check` on a fresh clone makes it
+    // as `run` does, so that a data team's first `check` passes.
+    if let Some(root) = inputs.demo_root() {
+        demo::ensure(&root, now)?;
+    }
+    let (ctx, needed) = open_warehouse(&inputs, queries.iter().copied()).await?;
     let segments = catalog::all_segments(&ctx, &inputs.config.reporting.breakdowns)
         .await
         .map_err(RunError::Catalog)?;

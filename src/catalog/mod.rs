@@ -611,24 +611,6 @@ pub async fn all_segments(
     }
 }
 
-/// A demo warehouse not made yet shows as every table missing: one line
-/// that says how it gets made instead. Other errors are kept.
-pub fn demo_not_made_yet(root: &str, errors: Vec<CatalogError>) -> Vec<CatalogError> {
-    if !errors
-        .iter()
-        .all(|e| matches!(e, CatalogError::MissingTable { .. }))
-    {
-        return errors;
-    }
-    vec![CatalogError::MissingTable {
-        table: "(every table)".to_string(),
-        location: format!(
-            "{root}: the demo warehouse is made by the first `clientpulse run` (or `clientpulse demo-data --out`)"
-        ),
-        needed_by: NeededBy::default(),
-    }]
-}
-
 /// Registers in `target` each of `tables` of `base`, restricted to the
 /// clients whose `column` is `value`: every query then computes its metric
 /// over that segment exactly as it does over all clients. The value is an
