@@ -95,6 +95,9 @@ struct DemoArgs {
     /// The day after the last day with data (default: today, UTC).
     #[arg(long)]
     end: Option<NaiveDate>,
+    /// The clock, for reproducible runs (RFC 3339); default: now.
+    #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
+    now: Option<DateTime<Utc>>,
 }
 
 pub fn main() -> ExitCode {
@@ -211,7 +214,9 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             let options = DemoOptions {
                 scale: args.scale,
                 seed: args.seed,
-                end: args.end.unwrap_or_else(|| Utc::now().date_naive()),
+                end: args
+                    .end
+                    .unwrap_or_else(|| args.now.unwrap_or_else(Utc::now).date_naive()),
             };
             demo::generate(&args.out, &options)?;
             println!(
