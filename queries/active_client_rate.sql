@@ -3,6 +3,9 @@
 -- description: Of clients paying at the window's end, the share with a usage event in the window
 -- window: 28d
 -- unit: fraction
+-- name: Active clients
+-- section: Engagement
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 WITH active AS (

@@ -3,6 +3,9 @@
 -- description: Average revenue per paying client (ARPA): MRR / paying clients
 -- window: as_of_end
 -- unit: money
+-- name: Average revenue per client
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

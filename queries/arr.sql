@@ -3,6 +3,9 @@
 -- description: Annual recurring revenue: 12 times MRR
 -- window: as_of_end
 -- unit: money
+-- name: Annual recurring revenue
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

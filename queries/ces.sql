@@ -3,6 +3,9 @@
 -- description: Customer Effort Score: share of 7-point CES answers scoring 5-7 (easy)
 -- window: 28d
 -- unit: fraction
+-- name: Customer effort (CES)
+-- section: Satisfaction
+-- format: percent
 -- owner: data-team
 SELECT
     CAST(COUNT(*) FILTER (WHERE score >= 5) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,

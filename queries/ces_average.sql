@@ -3,6 +3,9 @@
 -- description: Mean CES score in the window (1-7, higher is easier)
 -- window: 28d
 -- unit: points
+-- name: CES average score
+-- section: Satisfaction
+-- format: points
 -- owner: data-team
 SELECT
     AVG(CAST(score AS DOUBLE)) AS value,

@@ -3,6 +3,9 @@
 -- description: Clients paying at the window's start and not at its end
 -- window: 30d
 -- unit: count
+-- name: Churned clients
+-- section: Clients
+-- format: count
 -- owner: data-team
 -- uses: client_mrr
 --

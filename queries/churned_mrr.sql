@@ -3,6 +3,9 @@
 -- description: MRR at the window's start of clients no longer paying at its end
 -- window: 30d
 -- unit: money
+-- name: Churned MRR
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

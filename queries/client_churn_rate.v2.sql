@@ -3,6 +3,9 @@
 -- description: Share of the clients paying at the window's start who no longer pay at its end
 -- window: 30d
 -- unit: fraction
+-- name: Client churn rate
+-- section: Clients
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 --

@@ -3,6 +3,9 @@
 -- description: (E - N) / S: clients paying at the end, less those that (re)started in the window, over those paying at the start
 -- window: 30d
 -- unit: fraction
+-- name: Client retention rate
+-- section: Clients
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 WITH started_in_window AS (

@@ -3,6 +3,9 @@
 -- description: Client lifetime value: average order value x orders per client per month x 1 / monthly churn
 -- window: 365d
 -- unit: money
+-- name: Client lifetime value
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 --

@@ -3,6 +3,9 @@
 -- description: MRR lost by clients paying less (but still paying) at the window's end
 -- window: 30d
 -- unit: money
+-- name: Contraction MRR
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -3,6 +3,9 @@
 -- description: Share of satisfied CSAT answers in the window (every answer counts)
 -- window: 28d
 -- unit: fraction
+-- name: Customer satisfaction (CSAT)
+-- section: Satisfaction
+-- format: percent
 -- owner: data-team
 --
 -- Satisfied: 4-5 of 5, 6-7 of 7, 7-10 of 10 (the csat_satisfied UDF).

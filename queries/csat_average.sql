@@ -3,6 +3,9 @@
 -- description: Mean score of the 5-point CSAT answers in the window
 -- window: 28d
 -- unit: points
+-- name: CSAT average score
+-- section: Satisfaction
+-- format: points
 -- owner: data-team
 SELECT
     AVG(CAST(score AS DOUBLE)) AS value,

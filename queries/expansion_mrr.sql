@@ -3,6 +3,9 @@
 -- description: MRR gained by clients paying more at the window's end than at its start
 -- window: 30d
 -- unit: money
+-- name: Expansion MRR
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

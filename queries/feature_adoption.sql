@@ -3,6 +3,9 @@
 -- description: For each feature the config names: its distinct users over the distinct active users of the window
 -- window: 28d
 -- unit: fraction
+-- name: Feature adoption
+-- section: Engagement
+-- format: percent
 -- owner: data-team
 --
 -- One item per configured feature ($features), 0 when nobody used it.

@@ -3,6 +3,10 @@
 -- description: The newest comments of the window: NPS promoters (testimonials), detractors and dissatisfied CSAT answers (what to fix)
 -- window: 28d
 -- unit: comments
+-- name: What clients say
+-- section: Satisfaction
+-- format: list
+-- items: testimonial=Testimonials, to_fix=What to fix
 -- owner: data-team
 --
 -- Not a number: one item per comment, up to $feedback_count of each kind,

@@ -3,6 +3,9 @@
 -- description: Median time to first response of tickets opened in the window and answered before its end
 -- window: 7d
 -- unit: seconds
+-- name: First response time (median)
+-- section: Support and delivery
+-- format: duration
 -- owner: data-team
 --
 -- Durations are business_seconds(): calendar time unless the config has a

@@ -3,6 +3,9 @@
 -- description: (churned + contraction MRR) / MRR at the window's start
 -- window: 30d
 -- unit: fraction
+-- name: Gross MRR churn
+-- section: Revenue
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 SELECT

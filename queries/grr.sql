@@ -3,6 +3,9 @@
 -- description: Gross revenue retention: as NRR with each client capped at its MRR a year ago
 -- window: 365d
 -- unit: fraction
+-- name: Gross revenue retention
+-- section: Revenue
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -3,6 +3,9 @@
 -- description: Monthly recurring revenue of the subscriptions active at the week's end
 -- window: as_of_end
 -- unit: money
+-- name: Monthly recurring revenue
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

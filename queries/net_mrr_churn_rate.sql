@@ -3,6 +3,9 @@
 -- description: (churned + contraction - expansion - reactivation MRR) / MRR at the window's start; can be negative
 -- window: 30d
 -- unit: fraction
+-- name: Net MRR churn
+-- section: Revenue
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -3,6 +3,9 @@
 -- description: New + reactivation + expansion - contraction - churned MRR
 -- window: 30d
 -- unit: money
+-- name: Net new MRR
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 --

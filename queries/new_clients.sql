@@ -3,6 +3,9 @@
 -- description: Clients whose first instant of paying is in the window (a, b]
 -- window: 30d
 -- unit: count
+-- name: New clients
+-- section: Clients
+-- format: count
 -- owner: data-team
 -- uses: client_mrr
 WITH first_paid AS (

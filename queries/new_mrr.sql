@@ -3,6 +3,9 @@
 -- description: MRR at the window's end of clients that start paying in it for the first time
 -- window: 30d
 -- unit: money
+-- name: New MRR
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

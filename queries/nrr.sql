@@ -3,6 +3,9 @@
 -- description: Net revenue retention: MRR now of the clients paying a year ago, over their MRR then
 -- window: 365d
 -- unit: fraction
+-- name: Net revenue retention
+-- section: Revenue
+-- format: percent
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -3,6 +3,9 @@
 -- description: Of onboardings whose deadline falls in the window, the share completed by the deadline
 -- window: 30d
 -- unit: fraction
+-- name: Onboardings completed on time
+-- section: Support and delivery
+-- format: percent
 -- owner: data-team
 --
 -- deadline = started_at + target_days (the config's default when null).

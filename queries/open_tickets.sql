@@ -3,6 +3,9 @@
 -- description: Tickets opened before the week's end and not resolved by then; also how many have no first response
 -- window: as_of_end
 -- unit: count
+-- name: Open tickets
+-- section: Support and delivery
+-- format: count
 -- owner: data-team
 SELECT
     COUNT(*) AS value,

@@ -3,6 +3,9 @@
 -- description: Projects past their due date and not completed by the week's end
 -- window: as_of_end
 -- unit: count
+-- name: Overdue projects
+-- section: Support and delivery
+-- format: count
 -- owner: data-team
 SELECT
     COUNT(*) AS value,

@@ -3,6 +3,9 @@
 -- description: Clients paying at the week's end (client MRR above zero)
 -- window: as_of_end
 -- unit: count
+-- name: Paying clients
+-- section: Revenue
+-- format: count
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -3,6 +3,9 @@
 -- description: Of projects completed in the window, the share completed by their due date
 -- window: 28d
 -- unit: fraction
+-- name: Projects delivered on time
+-- section: Support and delivery
+-- format: percent
 -- owner: data-team
 SELECT
     CAST(COUNT(*) FILTER (WHERE completed_at <= due_at) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,

@@ -3,6 +3,9 @@
 -- description: MRR at the window's end of returning clients (paid before, not at its start)
 -- window: 30d
 -- unit: money
+-- name: Reactivation MRR
+-- section: Revenue
+-- format: money
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -3,6 +3,9 @@
 -- description: Of clients with an order in the 30 days before the window, the share ordering in it
 -- window: 30d
 -- unit: fraction
+-- name: Repeat purchase rate
+-- section: Clients
+-- format: percent
 -- owner: data-team
 WITH before AS (
     SELECT DISTINCT client_id FROM orders

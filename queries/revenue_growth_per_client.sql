@@ -3,6 +3,10 @@
 -- description: Order revenue growth of clients that ordered in both the window and the window before it
 -- window: 90d
 -- unit: fraction
+-- name: Revenue growth per client
+-- section: Revenue
+-- format: percent
+-- items: rise=Largest rise, fall=Largest fall
 -- owner: data-team
 WITH by_client AS (
     SELECT

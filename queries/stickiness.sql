@@ -3,6 +3,9 @@
 -- description: DAU/MAU: mean daily active users over the window's days, over its distinct active users
 -- window: 28d
 -- unit: fraction
+-- name: Stickiness (DAU/MAU)
+-- section: Engagement
+-- format: percent
 -- owner: data-team
 --
 -- Days are local_date() in the report's time zone; a day with no user

@@ -3,6 +3,9 @@
 -- description: Median time from opening to resolution of tickets resolved in the window
 -- window: 7d
 -- unit: seconds
+-- name: Time to resolution (median)
+-- section: Support and delivery
+-- format: duration
 -- owner: data-team
 --
 -- Durations are business_seconds(): calendar time unless the config has a

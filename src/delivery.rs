@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lettre::message::{Mailbox, MultiPart, header};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
@@ -74,16 +75,26 @@ pub struct Edition {
     pub subject: String,
     pub html: String,
     pub text: String,
+    /// The images the HTML shows by `cid:`.
+    pub images: Vec<InlineImage>,
+}
+
+/// A PNG the HTML part refers to as `cid:<content_id>`.
+#[derive(Debug, Clone)]
+pub struct InlineImage {
+    pub content_id: String,
+    pub png: Vec<u8>,
 }
 
 /// One message to build: who gets what.
 #[derive(Debug, Clone)]
-struct Letter {
-    pub audience: String,
-    pub recipient: String,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+struct Letter<'a> {
+    audience: String,
+    recipient: String,
+    subject: String,
+    html: String,
+    text: String,
+    images: &'a [InlineImage],
 }
 
 /// What delivery did.
@@ -138,6 +149,7 @@ pub async fn deliver(
                 subject: edition.subject.clone(),
                 html: edition.html.clone(),
                 text: edition.text.clone(),
+                images: &edition.images,
             })
         })
         .collect();
@@ -219,16 +231,31 @@ fn build_message(
         .date(date.into())
         .message_id(Some(message_id.to_string()))
         .header(header::MIME_VERSION_1_0)
-        .multipart(MultiPart::alternative_plain_html(
-            letter.text.clone(),
-            letter.html.clone(),
-        ))
+        .multipart(body(letter))
         .map_err(|e| {
             DeliveryError::Setup(format!(
                 "cannot build the message to {}: {e}",
                 letter.recipient
             ))
         })
+}
+
+/// multipart/alternative: the text, then the HTML; with images, the HTML
+/// in a multipart/related with each PNG inline by its Content-ID.
+fn body(letter: &Letter) -> MultiPart {
+    if letter.images.is_empty() {
+        return MultiPart::alternative_plain_html(letter.text.clone(), letter.html.clone());
+    }
+    let png = ContentType::parse("image/png").unwrap_or(ContentType::TEXT_PLAIN);
+    let mut related = MultiPart::related().singlepart(SinglePart::html(letter.html.clone()));
+    for image in letter.images {
+        related = related.singlepart(
+            Attachment::new_inline(image.content_id.clone()).body(image.png.clone(), png.clone()),
+        );
+    }
+    MultiPart::alternative()
+        .singlepart(SinglePart::plain(letter.text.clone()))
+        .multipart(related)
 }
 
 /// `<clientpulse.2026-W47.leadership.1a2b3c4d5e6f@example.com>`: the same
@@ -353,6 +380,7 @@ mod tests {
             subject: String::new(),
             html: String::new(),
             text: String::new(),
+            images: &[],
         };
         let from: Mailbox = "Pulse <pulse@example.com>".parse().unwrap();
         let a = message_id("2026-W47", &letter, &from);

@@ -29,8 +29,8 @@ impl Status {
             Status::Watch => "Watch",
             Status::OffTarget => "Off target",
             Status::NoData => "No data",
-            Status::InsufficientSample => "Too few answers",
-            Status::NoBenchmark => "No benchmark",
+            Status::InsufficientSample => "Sample too small",
+            Status::NoBenchmark => "No target",
         }
     }
 
@@ -119,6 +119,56 @@ pub fn segment_status(
     status(value, sample_size, benchmark, Some(segment))
 }
 
+/// Whether a week-on-week move says something: both weeks have a value,
+/// this week's sample reaches the benchmark's minimum, and the move is
+/// larger than the metric's own margin of error where it has one (survey
+/// metrics return a `margin` column). A move that fails this is shown in
+/// grey and never makes the headline.
+pub fn change_is_meaningful(
+    value: Option<f64>,
+    previous: Option<f64>,
+    sample_size: u64,
+    min_sample: u64,
+    margin: Option<f64>,
+) -> bool {
+    let (Some(now), Some(before)) = (value, previous) else {
+        return false;
+    };
+    let delta = (now - before).abs();
+    delta > 0.0 && sample_size >= min_sample && margin.is_none_or(|margin| delta > margin)
+}
+
+/// How large a move is against the metric's benchmark: the change in
+/// watch bands (a tenth of the target where the band is zero). `None`
+/// without a benchmark or a meaningful change.
+pub fn move_in_bands(
+    value: Option<f64>,
+    previous: Option<f64>,
+    benchmark: Option<&Benchmark>,
+    meaningful: bool,
+) -> Option<f64> {
+    let benchmark = benchmark?;
+    let delta = (value? - previous?).abs();
+    let band = if benchmark.watch_band > 0.0 {
+        benchmark.watch_band
+    } else {
+        benchmark.target.abs() / 10.0
+    };
+    (meaningful && band > 0.0).then_some(delta / band)
+}
+
+/// The ids of the (at most) three metrics whose moves matter most, given
+/// each one's move in bands; largest first, ties in report order.
+pub fn headline(moves: &[(String, Option<f64>)]) -> Vec<String> {
+    let mut ranked: Vec<(usize, &String, f64)> = moves
+        .iter()
+        .enumerate()
+        .filter_map(|(index, (id, size))| size.map(|size| (index, id, size)))
+        .collect();
+    ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    ranked.into_iter().take(3).map(|(_, id, _)| id.clone()).collect()
+}
+
 /// The `(metric, segment)` pairs of the benchmarks whose segment no
 /// client belongs to: a typo in the benchmarks file, or a segment renamed
 /// in the warehouse. Either way the target would never judge anything.
@@ -144,6 +194,33 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    #[test]
+    fn a_move_needs_a_sample_and_to_exceed_the_margin() {
+        // NPS of five answers moving 20 points: not meaningful.
+        assert!(!change_is_meaningful(Some(20.0), Some(0.0), 5, 30, None));
+        // Enough answers, but inside the margin of error.
+        assert!(!change_is_meaningful(Some(-18.0), Some(-10.0), 120, 30, Some(14.0)));
+        assert!(change_is_meaningful(Some(-30.0), Some(-10.0), 120, 30, Some(14.0)));
+        assert!(!change_is_meaningful(Some(1.0), Some(1.0), 120, 0, None));
+        assert!(!change_is_meaningful(None, Some(1.0), 120, 0, None));
+    }
+
+    #[test]
+    fn the_headline_is_the_three_largest_moves_in_bands() {
+        let b = benchmark(Direction::HigherIsBetter); // band 5
+        assert_eq!(move_in_bands(Some(60.0), Some(50.0), Some(&b), true), Some(2.0));
+        assert_eq!(move_in_bands(Some(60.0), Some(50.0), Some(&b), false), None);
+        assert_eq!(move_in_bands(Some(60.0), Some(50.0), None, true), None);
+        let moves = vec![
+            ("a".to_string(), Some(0.5)),
+            ("b".to_string(), None),
+            ("c".to_string(), Some(3.0)),
+            ("d".to_string(), Some(0.5)),
+            ("e".to_string(), Some(1.0)),
+        ];
+        assert_eq!(headline(&moves), ["c", "e", "a"]);
+    }
+
     fn benchmark(direction: Direction) -> Benchmark {
         Benchmark {
             direction,
@@ -151,6 +228,7 @@ mod tests {
             watch_band: 5.0,
             min_sample: 30,
             segments: BTreeMap::new(),
+            source: None,
         }
     }
 

@@ -91,7 +91,7 @@ impl SentLedger {
 }
 
 /// Writes a run's artefacts (`name`, bytes) into `dir`, each atomically.
-pub fn write_artefacts(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<(), StateError> {
+pub fn write_artefacts(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), StateError> {
     for (name, bytes) in files {
         let path = dir.join(name);
         write_atomically(&path, bytes).map_err(|source| StateError::Write {

@@ -33,6 +33,9 @@ struct RawBenchmark {
     min_sample: u64,
     #[serde(default)]
     segments: BTreeMap<String, RawSegmentTarget>,
+    /// Where the target comes from: an industry figure and its source, or
+    /// "internal target".
+    source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +54,7 @@ pub struct Benchmark {
     pub min_sample: u64,
     /// Per-segment overrides of target and band, by segment value.
     pub segments: BTreeMap<String, SegmentTarget>,
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,6 +125,7 @@ pub fn parse(path: &Path, text: &str, problems: &mut Vec<Diagnostic>) -> Benchma
                 watch_band: raw.watch_band,
                 min_sample: raw.min_sample,
                 segments,
+                source: raw.source,
             },
         );
     }

@@ -23,6 +23,7 @@ use crate::diagnostic::{self, Diagnostic};
 use crate::metrics::QuerySettings;
 use crate::metrics::udf::UdfSettings;
 use crate::period::Window;
+pub use crate::report::render::Layout;
 
 /// The largest number of retries `delivery.retries` may ask for: each
 /// waits longer than the last, up to [`MAX_RETRY_PAUSE_SECONDS`].
@@ -141,6 +142,9 @@ struct RawAudience {
     name: String,
     recipients: Vec<String>,
     metrics: Option<Vec<String>>,
+    /// `detailed` (the default) or `summary`.
+    #[serde(default)]
+    layout: Layout,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +249,8 @@ pub struct Audience {
     pub recipients: Vec<String>,
     /// The metrics this audience sees; `None` for all.
     pub metrics: Option<Vec<String>>,
+    /// Which templates render its e-mail.
+    pub layout: Layout,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -557,6 +563,7 @@ fn validate(
             name: audience.name,
             recipients: audience.recipients,
             metrics: audience.metrics,
+            layout: audience.layout,
         });
     }
 

@@ -72,6 +72,78 @@ impl fmt::Display for Unit {
     }
 }
 
+/// How a metric's figures read: fixed by the query's header, so that a
+/// data team's own metric renders like a shipped one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// In the reporting currency: "€98,765", "€12.50".
+    Money,
+    /// A fraction shown as a percentage: 0.123 → "12.3 %".
+    Percent,
+    /// A score such as NPS: "−18".
+    Score,
+    /// An average on its own scale: "3.74".
+    Points,
+    /// Seconds shown as "3h 12m".
+    Duration,
+    /// A whole number: "1,204".
+    Count,
+    /// Not a figure: a list of items (comments, features, clients).
+    List,
+}
+
+impl Format {
+    const NAMES: &'static str = "money, percent, score, points, duration, count, list";
+
+    fn parse(text: &str) -> Option<Format> {
+        Some(match text {
+            "money" => Format::Money,
+            "percent" => Format::Percent,
+            "score" => Format::Score,
+            "points" => Format::Points,
+            "duration" => Format::Duration,
+            "count" => Format::Count,
+            "list" => Format::List,
+            _ => return None,
+        })
+    }
+
+    /// The format of a unit, where the header names none.
+    pub fn of_unit(unit: Unit) -> Format {
+        match unit {
+            Unit::Score => Format::Score,
+            Unit::Fraction => Format::Percent,
+            Unit::Money => Format::Money,
+            Unit::Count => Format::Count,
+            Unit::Seconds => Format::Duration,
+            Unit::Points => Format::Points,
+            Unit::Comments => Format::List,
+        }
+    }
+}
+
+/// What the report needs to know about a metric, from its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presentation {
+    /// The name a reader knows it by (`-- name:`); the id, worded, if none.
+    pub name: String,
+    /// The report section it belongs in (`-- section:`).
+    pub section: String,
+    pub format: Format,
+    /// For list metrics, the label of each kind of item
+    /// (`-- items: testimonial=Testimonials, to_fix=What to fix`).
+    pub item_labels: Vec<(String, String)>,
+}
+
+/// The section of a metric whose header names none.
+pub const DEFAULT_SECTION: &str = "More metrics";
+
+/// Header fields that only say how a metric reads. They are left out of
+/// the SHA-256, which ties a figure to the SQL that computed it: renaming a
+/// metric or moving it to another section does not change what ran.
+const PRESENTATION_KEYS: &[&str] = &["name", "section", "format", "items"];
+
 /// One version of one metric's SQL.
 #[derive(Debug, Clone)]
 pub struct QueryFile {
@@ -80,6 +152,7 @@ pub struct QueryFile {
     pub description: String,
     pub window: Window,
     pub unit: Unit,
+    pub presentation: Presentation,
     pub owner: Option<String>,
     pub path: PathBuf,
     /// Shared CTE fragments (`queries/shared/<name>.sql`) the query uses.
@@ -137,6 +210,16 @@ impl QueryLibrary {
                             )),
                         }
                     }
+                    let hashed = match compose(&without_presentation(&text), &used) {
+                        Ok(sql) => sql,
+                        Err(message) => {
+                            problems.push(Diagnostic::in_file(
+                                &path,
+                                format!("cannot read the SQL: {message}"),
+                            ));
+                            continue;
+                        }
+                    };
                     query.sql = match compose(&text, &used) {
                         Ok(sql) => sql,
                         Err(message) => {
@@ -154,7 +237,7 @@ impl QueryLibrary {
                         problems.push(Diagnostic::at_line(&path, line, message));
                         continue;
                     }
-                    query.sha256 = sha256(&query.sql);
+                    query.sha256 = sha256(&hashed);
                     let versions = library.by_id.entry(query.id.clone()).or_default();
                     if let Some(other) = versions.get(&query.version) {
                         problems.push(Diagnostic::in_file(
@@ -235,6 +318,10 @@ const HEADER_KEYS: &[&str] = &[
     "unit",
     "owner",
     "uses",
+    "name",
+    "section",
+    "format",
+    "items",
 ];
 
 /// Parses a query file's header; every problem of the file is returned.
@@ -350,16 +437,66 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
         }
         unit
     });
+    let format = fields.get("format").and_then(|(line, text)| {
+        let format = Format::parse(text);
+        if format.is_none() {
+            problems.push(Diagnostic::at_line(
+                path,
+                Some(*line),
+                format!("format `{text}` is not one of {}", Format::NAMES),
+            ));
+        }
+        format
+    });
+    let mut item_labels = Vec::new();
+    if let Some((line, text)) = fields.get("items") {
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some((kind, label)) if !kind.trim().is_empty() && !label.trim().is_empty() => {
+                    item_labels.push((kind.trim().to_string(), label.trim().to_string()))
+                }
+                _ => problems.push(Diagnostic::at_line(
+                    path,
+                    Some(*line),
+                    format!("items: `{pair}` is not `kind=Label` (e.g. `to_fix=What to fix`)"),
+                )),
+            }
+        }
+    }
+    for key in ["name", "section"] {
+        if let Some((line, text)) = fields.get(key)
+            && text.is_empty()
+        {
+            problems.push(Diagnostic::at_line(
+                path,
+                Some(*line),
+                format!("header field `{key}` is empty"),
+            ));
+        }
+    }
     match (id, version, description, window, unit) {
         (Some(id), Some(version), Some((_, description)), Some(window), Some(unit))
             if problems.is_empty() =>
         {
+            let presentation = Presentation {
+                name: fields
+                    .get("name")
+                    .map(|(_, name)| name.clone())
+                    .unwrap_or_else(|| worded(&id)),
+                section: fields
+                    .get("section")
+                    .map(|(_, section)| section.clone())
+                    .unwrap_or_else(|| DEFAULT_SECTION.to_string()),
+                format: format.unwrap_or(Format::of_unit(unit)),
+                item_labels,
+            };
             Ok(QueryFile {
                 id,
                 version,
                 description,
                 window,
                 unit,
+                presentation,
                 owner: fields.get("owner").map(|(_, owner)| owner.clone()),
                 path: path.to_path_buf(),
                 uses: fields
@@ -372,11 +509,52 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                     })
                     .unwrap_or_default(),
                 sql: text.to_string(),
-                sha256: sha256(text),
+                sha256: sha256(&without_presentation(text)),
             })
         }
         _ => Err(problems),
     }
+}
+
+/// `id` as words: `time_to_value` → "Time to value".
+pub fn worded(id: &str) -> String {
+    let words = id.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The text without its presentation header lines, for the SHA-256.
+fn without_presentation(text: &str) -> String {
+    let mut in_header = true;
+    text.split_inclusive('\n')
+        .filter(|line| {
+            if !in_header {
+                return true;
+            }
+            let trimmed = line.trim();
+            let key = trimmed
+                .strip_prefix("--")
+                .and_then(|comment| comment.split_once(':'))
+                .map(|(key, _)| key.trim());
+            // The header ends where `parse_query_file` says it does.
+            match key {
+                Some(key) if PRESENTATION_KEYS.contains(&key) => false,
+                Some(key) if !key.is_empty() && !key.contains(char::is_whitespace) => true,
+                Some(_) => {
+                    in_header = false;
+                    true
+                }
+                None if trimmed.is_empty() => true,
+                None => {
+                    in_header = false;
+                    true
+                }
+            }
+        })
+        .collect()
 }
 
 /// The 1-based line of a byte offset.

@@ -24,7 +24,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use thiserror::Error;
 
-pub use library::{QueryFile, QueryLibrary, Unit};
+pub use library::{Format, Presentation, QueryFile, QueryLibrary, Unit};
 
 use chrono::{DateTime, Utc};
 

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::render::{RenderError, Templates};
+use super::render::{ImageLinks, Layout, RenderError, Templates};
 use super::{MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint, instant};
 use crate::config::{Audience, Config, MetricSelection};
-use crate::delivery::Edition;
+use crate::delivery::{Edition, InlineImage};
 use crate::evaluate::{self, Status};
 use crate::metrics::series::SegmentFigure;
 use crate::metrics::{MetricValue, QueryFile, Unit};
@@ -28,7 +28,7 @@ pub fn build(
     now: DateTime<Utc>,
 ) -> Report {
     let weeks = period.trailing(series.first().map_or(1, Vec::len));
-    let metrics = selected
+    let metrics: Vec<MetricReport> = selected
         .iter()
         .zip(series)
         .zip(segments.into_iter().chain(std::iter::repeat_with(Vec::new)))
@@ -48,6 +48,18 @@ pub fn build(
             timezone: period.timezone.name().to_string(),
         },
         generated_at: instant(now),
+        headline: evaluate::headline(
+            &metrics
+                .iter()
+                .map(|m: &MetricReport| {
+                    let benchmark = config.benchmarks.get(&m.id);
+                    (
+                        m.id.clone(),
+                        evaluate::move_in_bands(m.value, m.previous, benchmark, m.change_meaningful),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ),
         metrics,
     }
 }
@@ -79,6 +91,10 @@ fn metric_report(
         version: query.version,
         sql_sha256: query.sha256.clone(),
         description: query.description.clone(),
+        name: query.presentation.name.clone(),
+        section: query.presentation.section.clone(),
+        format: query.presentation.format,
+        item_labels: query.presentation.item_labels.clone(),
         unit: query.unit,
         value: current.value,
         window: window.to_string(),
@@ -87,7 +103,17 @@ fn metric_report(
         sample_size: current.sample_size,
         previous,
         target: benchmark.map(|b| b.target),
+        target_source: benchmark.and_then(|b| b.source.clone()),
         direction: benchmark.map(|b| b.direction),
+        watch_band: benchmark.map(|b| b.watch_band),
+        min_sample: benchmark.map(|b| b.min_sample),
+        change_meaningful: evaluate::change_is_meaningful(
+            current.value,
+            previous,
+            current.sample_size,
+            benchmark.map_or(0, |b| b.min_sample),
+            current.extras.get("margin").copied().flatten(),
+        ),
         status: evaluate::metric_status(
             current.value,
             current.sample_size,
@@ -149,8 +175,8 @@ pub fn subject(report: &Report) -> String {
     )
 }
 
-/// The report as each audience gets it: its metrics, rendered, with its
-/// subject and recipients.
+/// The report as each audience gets it: its metrics, in its layout, with
+/// the charts its HTML shows as inline images, its subject and recipients.
 pub fn editions(
     report: &Report,
     audiences: &[Audience],
@@ -160,27 +186,45 @@ pub fn editions(
         .iter()
         .map(|audience| {
             let view = report.for_audience(audience.metrics.as_deref());
+            let rendered = templates.render(&view, audience.layout, ImageLinks::Inline)?;
             Ok(Edition {
                 audience: audience.name.clone(),
                 recipients: audience.recipients.clone(),
                 subject: subject(&view),
-                html: templates.html(&view)?,
-                text: templates.text(&view)?,
+                html: rendered.html,
+                text: rendered.text,
+                images: rendered
+                    .charts
+                    .into_iter()
+                    .map(|chart| InlineImage {
+                        content_id: chart.name,
+                        png: chart.png,
+                    })
+                    .collect(),
             })
         })
         .collect()
 }
 
-/// The files of a run's report: report.json and report.html.
+/// The files of a run's report: report.json, report.html (the detailed
+/// layout, for a browser) and its charts under `images/`.
 pub fn artefacts(
     report: &Report,
     templates: &Templates,
-) -> Result<Vec<(&'static str, Vec<u8>)>, RenderError> {
+) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
     let json = report.to_json().map_err(|error| RenderError::Json {
         message: error.to_string(),
     })?;
-    Ok(vec![
-        ("report.json", json.into_bytes()),
-        ("report.html", templates.html(report)?.into_bytes()),
-    ])
+    let rendered = templates.render(report, Layout::Detailed, ImageLinks::Files)?;
+    let mut files = vec![
+        ("report.json".to_string(), json.into_bytes()),
+        ("report.html".to_string(), rendered.html.into_bytes()),
+    ];
+    files.extend(
+        rendered
+            .charts
+            .into_iter()
+            .map(|chart| (format!("images/{}", chart.name), chart.png)),
+    );
+    Ok(files)
 }

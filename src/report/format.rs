@@ -1,6 +1,6 @@
 //! Numbers as a reader sees them. The only place where figures are rounded.
 
-use crate::metrics::Unit;
+use crate::metrics::Format;
 
 /// Groups thousands with thin-free commas: 1234567 → "1,234,567".
 fn group_thousands(whole: u64) -> String {
@@ -79,18 +79,17 @@ pub fn duration(seconds: f64) -> String {
 }
 
 /// A figure in its unit, or "no data".
-pub fn value(value: Option<f64>, unit: Unit, currency: &str) -> String {
+pub fn value(value: Option<f64>, format: Format, currency: &str) -> String {
     let Some(value) = value else {
         return "no data".to_string();
     };
-    match unit {
-        Unit::Score => number(value, 1),
-        Unit::Fraction => format!("{} %", number(value * 100.0, 1)),
-        Unit::Money => money(value, currency),
-        Unit::Count => number(value, 0),
-        Unit::Seconds => duration(value),
-        Unit::Points => number(value, 2),
-        Unit::Comments => number(value, 0),
+    match format {
+        Format::Score => number(value, 1),
+        Format::Percent => format!("{} %", number(value * 100.0, 1)),
+        Format::Money => money(value, currency),
+        Format::Count | Format::List => number(value, 0),
+        Format::Duration => duration(value),
+        Format::Points => number(value, 2),
     }
 }
 
@@ -99,7 +98,7 @@ pub fn value(value: Option<f64>, unit: Unit, currency: &str) -> String {
 pub fn change(
     current: Option<f64>,
     previous: Option<f64>,
-    unit: Unit,
+    format: Format,
     currency: &str,
 ) -> Option<String> {
     let delta = current? - previous?;
@@ -107,14 +106,13 @@ pub fn change(
         return Some("no change".to_string());
     }
     let sign = if delta > 0.0 { "+" } else { "" };
-    Some(match unit {
-        Unit::Score => format!("{sign}{} pts", number(delta, 1)),
-        Unit::Fraction => format!("{sign}{} pp", number(delta * 100.0, 1)),
-        Unit::Money => format!("{sign}{}", money(delta, currency)),
-        Unit::Count => format!("{sign}{}", number(delta, 0)),
-        Unit::Seconds => format!("{sign}{}", duration(delta)),
-        Unit::Points => format!("{sign}{}", number(delta, 2)),
-        Unit::Comments => format!("{sign}{}", number(delta, 0)),
+    Some(match format {
+        Format::Score => format!("{sign}{} pts", number(delta, 1)),
+        Format::Percent => format!("{sign}{} pp", number(delta * 100.0, 1)),
+        Format::Money => format!("{sign}{}", money(delta, currency)),
+        Format::Count | Format::List => format!("{sign}{}", number(delta, 0)),
+        Format::Duration => format!("{sign}{}", duration(delta)),
+        Format::Points => format!("{sign}{}", number(delta, 2)),
     })
 }
 
@@ -129,16 +127,16 @@ mod tests {
         assert_eq!(number(-12.5, 1), "-12.5");
         assert_eq!(money(100000.0, "EUR"), "€100,000");
         assert_eq!(money(166.6666, "CHF"), "166.67 CHF");
-        assert_eq!(value(Some(0.69158), Unit::Fraction, "EUR"), "69.2 %");
-        assert_eq!(value(None, Unit::Score, "EUR"), "no data");
+        assert_eq!(value(Some(0.69158), Format::Percent, "EUR"), "69.2 %");
+        assert_eq!(value(None, Format::Score, "EUR"), "no data");
         assert_eq!(duration(11_520.0), "3h 12m");
         assert_eq!(duration(200_000.0), "2d 7h");
         assert_eq!(
-            change(Some(0.5), Some(0.45), Unit::Fraction, "EUR").unwrap(),
+            change(Some(0.5), Some(0.45), Format::Percent, "EUR").unwrap(),
             "+5.0 pp"
         );
         assert_eq!(
-            change(Some(40.0), Some(42.5), Unit::Score, "EUR").unwrap(),
+            change(Some(40.0), Some(42.5), Format::Score, "EUR").unwrap(),
             "-2.5 pts"
         );
     }

@@ -5,6 +5,7 @@
 //! and strings. All rounding happens here, in [`format`], and nowhere else.
 
 pub mod build;
+pub mod charts;
 pub mod format;
 pub mod render;
 pub mod sample;
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 use crate::config::Direction;
 use crate::evaluate::Status;
-use crate::metrics::{Item, Unit};
+use crate::metrics::{Format, Item, Unit};
 
 /// Everything a run found, as report.json serializes it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -25,6 +26,9 @@ pub struct Report {
     pub currency: String,
     pub period: PeriodInfo,
     pub generated_at: String,
+    /// The ids of the (at most three) metrics whose moves matter most this
+    /// week: largest in watch bands, meaningful moves only.
+    pub headline: Vec<String>,
     pub metrics: Vec<MetricReport>,
 }
 
@@ -43,6 +47,13 @@ pub struct MetricReport {
     pub version: u32,
     pub sql_sha256: String,
     pub description: String,
+    /// How the metric reads, from its query's header.
+    pub name: String,
+    pub section: String,
+    pub format: Format,
+    /// For list metrics, the label of each kind of item.
+    #[serde(skip)]
+    pub item_labels: Vec<(String, String)>,
     pub unit: Unit,
     pub value: Option<f64>,
     /// `as_of_end` or a number of days such as `90d`.
@@ -52,8 +63,18 @@ pub struct MetricReport {
     pub sample_size: u64,
     pub previous: Option<f64>,
     pub target: Option<f64>,
+    /// Where the target comes from (an industry figure, "internal target").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_source: Option<String>,
     pub direction: Option<Direction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch_band: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_sample: Option<u64>,
     pub status: Status,
+    /// Whether the change since last week says something (sample large
+    /// enough, move beyond the margin of error).
+    pub change_meaningful: bool,
     pub trend: Vec<TrendPoint>,
     pub segments: Vec<SegmentReport>,
     /// The rows of a list-valued metric (features, comments, clients).

@@ -1,11 +1,16 @@
-//! Renders a [`Report`] to HTML and plain text with Handlebars.
+//! Renders a [`Report`] to HTML and plain text with Handlebars, with its
+//! charts.
 //!
-//! Templates live in `report-templates/`; the binary carries a copy of the
-//! defaults so that it runs anywhere, and a config may point at its own
-//! folder. Templates see a view of display strings only, already rounded
-//! and labelled, so a template edit can never change a number. Handlebars
-//! escapes every `{{value}}` in the HTML template, and warehouse text
-//! (client names, comments) only ever reaches a template that way.
+//! Two editions, each an HTML and a text template: `report` (detailed, for
+//! data teams; also report.html) and `summary` (leadership). The binary
+//! carries the defaults of `report-templates/`, and a config may point at
+//! its own folder. Templates see a view of display strings only, already
+//! rounded, labelled and ordered (sections in the config's order, off
+//! target first), so a template edit can never change a number.
+//! Everything about a metric's presentation comes from its query's header
+//! (name, section, format, item labels), never from a list here.
+//! Handlebars escapes every `{{value}}` in the HTML templates, and
+//! warehouse text (client names, comments) only reaches them that way.
 
 use std::path::{Path, PathBuf};
 
@@ -14,16 +19,32 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::charts::{self, Chart};
 use super::{MetricReport, Report, format};
 use crate::config::Direction;
 use crate::diagnostic::Diagnostic;
 use crate::evaluate::Status;
-use crate::metrics::Unit;
+use crate::metrics::Format;
+use crate::metrics::library::worded;
 
-const DEFAULT_HTML: &str = include_str!("../../report-templates/report.html.hbs");
-const DEFAULT_TEXT: &str = include_str!("../../report-templates/report.txt.hbs");
-const HTML_NAME: &str = "report.html.hbs";
-const TEXT_NAME: &str = "report.txt.hbs";
+const DEFAULTS: [(&str, &str); 4] = [
+    (
+        "report.html.hbs",
+        include_str!("../../report-templates/report.html.hbs"),
+    ),
+    (
+        "report.txt.hbs",
+        include_str!("../../report-templates/report.txt.hbs"),
+    ),
+    (
+        "summary.html.hbs",
+        include_str!("../../report-templates/summary.html.hbs"),
+    ),
+    (
+        "summary.txt.hbs",
+        include_str!("../../report-templates/summary.txt.hbs"),
+    ),
+];
 
 #[derive(Debug, Error)]
 pub enum RenderError {
@@ -31,7 +52,7 @@ pub enum RenderError {
     Json { message: String },
     #[error("rendering {template} failed: {}", one_line(&error.to_string()))]
     Render {
-        template: &'static str,
+        template: String,
         error: Box<handlebars::RenderError>,
     },
 }
@@ -40,7 +61,53 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The two compiled templates: HTML escaping for one, none for the other.
+/// Which layout of the report an audience gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Every metric with its details, segments and items.
+    #[default]
+    Detailed,
+    /// The week at a glance, for leadership.
+    Summary,
+}
+
+impl Layout {
+    fn stem(self) -> &'static str {
+        match self {
+            Layout::Detailed => "report",
+            Layout::Summary => "summary",
+        }
+    }
+}
+
+/// Where the HTML finds its images: in the message (`cid:`) or in files
+/// beside report.html (`images/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageLinks {
+    Inline,
+    Files,
+}
+
+impl ImageLinks {
+    fn src(self, name: &str) -> String {
+        match self {
+            ImageLinks::Inline => format!("cid:{name}"),
+            ImageLinks::Files => format!("images/{name}"),
+        }
+    }
+}
+
+/// One edition rendered: HTML, text, and the charts the HTML shows.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub html: String,
+    pub text: String,
+    pub charts: Vec<Chart>,
+}
+
+/// The compiled templates: HTML escaping for one registry, none for the
+/// other.
 pub struct Templates {
     html: Handlebars<'static>,
     text: Handlebars<'static>,
@@ -48,89 +115,69 @@ pub struct Templates {
 
 impl Templates {
     /// The templates of `dir`, or the built-in defaults. Every problem of
-    /// both templates is returned, each at its file, line and column:
+    /// every template is returned, each at its file, line and column:
     /// syntax errors when compiling, and what only shows when rendering
     /// (an unknown helper, a missing partial, a misspelt field) from a
     /// trial render of a sample report with every kind of metric.
     pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<Diagnostic>> {
         let mut problems = Vec::new();
-        let mut read = |name: &str, default: &str| -> Option<(PathBuf, String)> {
-            match dir {
-                None => Some((
-                    PathBuf::from(format!("report-templates/{name}")),
-                    default.to_string(),
-                )),
-                Some(dir) => {
-                    let path = dir.join(name);
-                    match std::fs::read(&path) {
-                        Ok(bytes) => match String::from_utf8(bytes) {
-                            Ok(text) => Some((path, text)),
-                            Err(error) => {
-                                problems.push(crate::diagnostic::not_utf8(
-                                    &path,
-                                    error.as_bytes(),
-                                    error.utf8_error().valid_up_to(),
-                                ));
-                                None
-                            }
-                        },
-                        Err(error) => {
-                            problems.push(Diagnostic::in_file(
-                                &path,
-                                format!("cannot read the template: {error}"),
-                            ));
-                            None
-                        }
-                    }
-                }
-            }
-        };
-        let html_source = read(HTML_NAME, DEFAULT_HTML);
-        let text_source = read(TEXT_NAME, DEFAULT_TEXT);
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
         let mut text = Handlebars::new();
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
-        let mut compiled = |registry: &mut Handlebars<'static>,
-                            name: &str,
-                            source: Option<(PathBuf, String)>| {
-            let (path, body) = source?;
-            match registry.register_template_string(name, body) {
-                Ok(()) => Some(path),
-                Err(error) => {
-                    let (line, column) = error.pos().unzip();
-                    // pest lists every token it expected; the position
-                    // and a hint serve a reader better.
-                    let reason = error.reason().to_string();
-                    let reason = match reason.split_once(": expected") {
-                        Some((head, _)) => format!(
-                            "{head} (an unclosed `{{{{#…}}}}` block, a stray `{{{{/…}}}}` or a broken `{{{{…}}}}`)"
-                        ),
-                        None => reason,
-                    };
-                    problems.push(Diagnostic {
-                        file: path,
-                        line,
-                        column,
-                        message: format!("template syntax: {reason}"),
-                    });
-                    None
+        let mut paths = Vec::new();
+        for (name, default) in DEFAULTS {
+            let (path, body) = match dir {
+                None => (
+                    PathBuf::from(format!("report-templates/{name}")),
+                    default.to_string(),
+                ),
+                Some(dir) => {
+                    let path = dir.join(name);
+                    match read_template(&path) {
+                        Ok(body) => (path, body),
+                        Err(problem) => {
+                            problems.push(problem);
+                            continue;
+                        }
+                    }
                 }
+            };
+            let registry = if name.ends_with(".html.hbs") {
+                &mut html
+            } else {
+                &mut text
+            };
+            if let Err(error) = registry.register_template_string(name, body) {
+                let (line, column) = error.pos().unzip();
+                // pest lists every token it expected; the position and a
+                // hint serve a reader better.
+                let reason = error.reason().to_string();
+                let reason = match reason.split_once(": expected") {
+                    Some((head, _)) => format!(
+                        "{head} (an unclosed `{{{{#…}}}}` block, a stray `{{{{/…}}}}` or a broken `{{{{…}}}}`)"
+                    ),
+                    None => reason,
+                };
+                problems.push(Diagnostic {
+                    file: path,
+                    line,
+                    column,
+                    message: format!("template syntax: {reason}"),
+                });
+                continue;
             }
-        };
-        let html_path = compiled(&mut html, HTML_NAME, html_source);
-        let text_path = compiled(&mut text, TEXT_NAME, text_source);
-        let (Some(html_path), Some(text_path)) = (html_path, text_path) else {
+            paths.push((name, path));
+        }
+        if !problems.is_empty() {
             return Err(problems);
-        };
+        }
         let templates = Templates { html, text };
         let sample = super::sample::report();
-        for (path, rendered) in [
-            (html_path, templates.html(&sample)),
-            (text_path, templates.text(&sample)),
-        ] {
-            if let Err(RenderError::Render { error, .. }) = rendered {
+        for (name, path) in paths {
+            let view = ReportView::of(&sample, ImageLinks::Inline);
+            if let Err(RenderError::Render { error, .. }) = templates.render_one(name, &view.0) {
                 problems.push(Diagnostic {
                     file: path,
                     line: error.line_no,
@@ -146,22 +193,48 @@ impl Templates {
         }
     }
 
-    pub fn html(&self, report: &Report) -> Result<String, RenderError> {
-        self.html
-            .render(HTML_NAME, &ReportView::of(report))
+    fn render_one(&self, name: &str, view: &ReportView) -> Result<String, RenderError> {
+        let registry = if name.ends_with(".html.hbs") {
+            &self.html
+        } else {
+            &self.text
+        };
+        registry
+            .render(name, view)
             .map_err(|error| RenderError::Render {
-                template: HTML_NAME,
+                template: name.to_string(),
                 error: Box::new(error),
             })
     }
 
-    pub fn text(&self, report: &Report) -> Result<String, RenderError> {
-        self.text
-            .render(TEXT_NAME, &ReportView::of(report))
-            .map_err(|error| RenderError::Render {
-                template: TEXT_NAME,
-                error: Box::new(error),
-            })
+    /// `report` in `layout`: HTML (images linked as `links` says), text,
+    /// and the charts the HTML shows (only those).
+    pub fn render(
+        &self,
+        report: &Report,
+        layout: Layout,
+        links: ImageLinks,
+    ) -> Result<Rendered, RenderError> {
+        let (view, charts) = ReportView::of(report, links);
+        let html = self.render_one(&format!("{}.html.hbs", layout.stem()), &view)?;
+        let text = self.render_one(&format!("{}.txt.hbs", layout.stem()), &view)?;
+        let charts = charts
+            .into_iter()
+            .filter(|chart| html.contains(&links.src(&chart.name)))
+            .collect();
+        Ok(Rendered { html, text, charts })
+    }
+}
+
+fn read_template(path: &Path) -> Result<String, Diagnostic> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|error| {
+            crate::diagnostic::not_utf8(path, error.as_bytes(), error.utf8_error().valid_up_to())
+        }),
+        Err(error) => Err(Diagnostic::in_file(
+            path,
+            format!("cannot read the template: {error}"),
+        )),
     }
 }
 
@@ -174,6 +247,12 @@ struct ReportView {
     timezone: String,
     generated_at: String,
     counts: StatusCounts,
+    /// The moves that matter most, one line each.
+    headline: Vec<HeadlineView>,
+    /// Sections in the config's order, each with its metrics, off target
+    /// first.
+    sections: Vec<SectionView>,
+    /// Every metric, in section order (for templates without sections).
     metrics: Vec<MetricView>,
 }
 
@@ -186,24 +265,60 @@ struct StatusCounts {
 }
 
 #[derive(Serialize)]
+struct HeadlineView {
+    arrow: &'static str,
+    colour: &'static str,
+    line: String,
+}
+
+#[derive(Serialize, Clone)]
+struct SectionView {
+    name: String,
+    metrics: Vec<MetricView>,
+}
+
+/// An image as the HTML shows it.
+#[derive(Serialize, Clone)]
+struct ChartView {
+    src: String,
+    alt: String,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Serialize, Clone)]
 struct MetricView {
     id: String,
     name: String,
     description: String,
+    /// The figure with its unit ("-18 ± 14", "€98,765", "12.3 %").
     value: String,
-    change: Option<String>,
-    /// Green for good news, red for bad, grey for none (by the benchmark's
-    /// direction).
-    change_colour: &'static str,
-    previous: Option<String>,
     target: Option<String>,
+    target_source: Option<String>,
     status: &'static str,
-    status_label: &'static str,
+    /// What happened, in words that read without colour: "Off target",
+    /// "Sample too small (n = 5, needs 30)".
+    status_label: String,
     status_colour: &'static str,
     status_background: &'static str,
+    change: Option<String>,
+    change_arrow: &'static str,
+    /// Green for good news, red for bad (by the benchmark's direction);
+    /// grey when the move says nothing (small sample, within the margin).
+    change_colour: &'static str,
+    /// Why a move is grey, when it is.
+    change_note: Option<&'static str>,
+    previous: Option<String>,
     sample_size: String,
     window: String,
+    /// The 12 weeks as a text sparkline, for the text part.
     trend: String,
+    /// The 12 weeks as an image.
+    chart: Option<ChartView>,
+    /// A chart of the metric's parts (the MRR bridge, the NPS split), with
+    /// its legend in words.
+    parts_chart: Option<ChartView>,
+    parts_legend: Option<String>,
     /// The metric's extra figures in words ("p90 3h 12m · mean 2h 5m").
     details: Option<String>,
     /// One line per breakdown: "Segment: Enterprise 38.0 (Off target) · …".
@@ -214,20 +329,77 @@ struct MetricView {
 
 /// One feature, client or comment of a list-valued metric. Every string
 /// that came from the warehouse is escaped by Handlebars in the HTML.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct ItemView {
     heading: Option<String>,
     line: String,
     comment: Option<String>,
 }
 
+/// The sections every report knows, in their fixed order; a section a
+/// data team names in a query header comes after them, in report order.
+const SECTION_ORDER: [&str; 5] = [
+    "Revenue",
+    "Clients",
+    "Satisfaction",
+    "Support and delivery",
+    "Engagement",
+];
+
 impl ReportView {
-    fn of(report: &Report) -> ReportView {
+    fn of(report: &Report, links: ImageLinks) -> (ReportView, Vec<Chart>) {
         let count = |status: Status| report.metrics.iter().filter(|m| m.status == status).count();
         let on_target = count(Status::OnTarget);
         let watch = count(Status::Watch);
         let off_target = count(Status::OffTarget);
-        ReportView {
+        let mut charts = Vec::new();
+        let mut views: Vec<(&MetricReport, MetricView)> = Vec::new();
+        for metric in &report.metrics {
+            let mut view = MetricView::of(metric, &report.currency);
+            if let Some(chart) = charts::sparkline(metric, trend_words(metric, &report.currency)) {
+                view.chart = Some(chart_view(&chart, links));
+                charts.push(chart);
+            }
+            if let Some((chart, legend)) = parts_chart(report, metric) {
+                view.parts_chart = Some(chart_view(&chart, links));
+                view.parts_legend = Some(legend);
+                charts.push(chart);
+            }
+            views.push((metric, view));
+        }
+        // Sections: the fixed ones first, then new ones in report order.
+        let mut names: Vec<String> = SECTION_ORDER.iter().map(|s| s.to_string()).collect();
+        for metric in &report.metrics {
+            if !names.contains(&metric.section) {
+                names.push(metric.section.clone());
+            }
+        }
+        let rank = |status: Status| match status {
+            Status::OffTarget => 0,
+            Status::Watch => 1,
+            Status::InsufficientSample => 2,
+            Status::OnTarget => 3,
+            Status::NoData | Status::NoBenchmark => 4,
+        };
+        let sections: Vec<SectionView> = names
+            .into_iter()
+            .filter_map(|name| {
+                let mut members: Vec<&(&MetricReport, MetricView)> =
+                    views.iter().filter(|(m, _)| m.section == name).collect();
+                members.sort_by_key(|(m, _)| rank(m.status));
+                (!members.is_empty()).then(|| SectionView {
+                    name,
+                    metrics: members.into_iter().map(|(_, v)| v.clone()).collect(),
+                })
+            })
+            .collect();
+        let headline = report
+            .headline
+            .iter()
+            .filter_map(|id| report.metrics.iter().find(|m| &m.id == id))
+            .map(|metric| headline_view(metric, &report.currency))
+            .collect();
+        let view = ReportView {
             title: report.title.clone(),
             period_label: report.period.label.clone(),
             period_dates: period_dates(&report.period.start, &report.period.end),
@@ -239,13 +411,70 @@ impl ReportView {
                 off_target,
                 other: report.metrics.len() - on_target - watch - off_target,
             },
-            metrics: report
-                .metrics
-                .iter()
-                .map(|metric| MetricView::of(metric, &report.currency))
-                .collect(),
-        }
+            headline,
+            metrics: sections.iter().flat_map(|s| s.metrics.clone()).collect(),
+            sections,
+        };
+        (view, charts)
     }
+}
+
+fn chart_view(chart: &Chart, links: ImageLinks) -> ChartView {
+    ChartView {
+        src: links.src(&chart.name),
+        alt: chart.alt.clone(),
+        width: chart.width,
+        height: chart.height,
+    }
+}
+
+/// "▼ Net Promoter Score −8 pts to 32 (target 40)".
+fn headline_view(metric: &MetricReport, currency: &str) -> HeadlineView {
+    let (arrow, colour) = change_look(metric);
+    let change = format::change(metric.value, metric.previous, metric.format, currency)
+        .unwrap_or_default();
+    let mut line = format!(
+        "{} {change} to {}",
+        metric.name,
+        format::value(metric.value, metric.format, currency)
+    );
+    if let Some(target) = metric.target {
+        line.push_str(&format!(
+            " (target {})",
+            format::value(Some(target), metric.format, currency)
+        ));
+    }
+    HeadlineView {
+        arrow,
+        colour,
+        line,
+    }
+}
+
+/// The arrow and colour of a metric's move: by its direction when the move
+/// is meaningful, grey otherwise.
+fn change_look(metric: &MetricReport) -> (&'static str, &'static str) {
+    const GREY: &str = "#4b5563";
+    let (Some(now), Some(before)) = (metric.value, metric.previous) else {
+        return ("", GREY);
+    };
+    let arrow = if now > before {
+        "▲"
+    } else if now < before {
+        "▼"
+    } else {
+        "="
+    };
+    if !metric.change_meaningful {
+        return (arrow, GREY);
+    }
+    let colour = match metric.direction {
+        Some(Direction::HigherIsBetter) if now > before => "#0f5132",
+        Some(Direction::LowerIsBetter) if now < before => "#0f5132",
+        Some(_) => "#842029",
+        None => GREY,
+    };
+    (arrow, colour)
 }
 
 /// "16 Nov – 22 Nov 2026" for a week `[start, end)`.
@@ -264,42 +493,68 @@ fn period_dates(start: &str, end: &str) -> String {
     }
 }
 
+/// The status in words: what happened, with the sample where that is the
+/// point.
+fn status_words(metric: &MetricReport) -> String {
+    match metric.status {
+        Status::InsufficientSample => format!(
+            "Sample too small (n = {}, needs {})",
+            format::number(metric.sample_size as f64, 0),
+            format::number(metric.min_sample.unwrap_or_default() as f64, 0)
+        ),
+        status => status.label().to_string(),
+    }
+}
+
 impl MetricView {
     fn of(metric: &MetricReport, currency: &str) -> MetricView {
         let (colour, background) = status_colours(metric.status);
-        let change = format::change(metric.value, metric.previous, metric.unit, currency);
-        let change_colour = match (metric.value, metric.previous, metric.direction) {
-            (Some(now), Some(before), Some(direction)) if now != before => {
-                let better = match direction {
-                    Direction::HigherIsBetter => now > before,
-                    Direction::LowerIsBetter => now < before,
-                };
-                if better { "#0f5132" } else { "#842029" }
-            }
-            _ => "#4b5563",
+        let (change_arrow, change_colour) = change_look(metric);
+        let change = format::change(metric.value, metric.previous, metric.format, currency);
+        let margin = metric.extras.get("margin").copied().flatten();
+        let change_note = match (&change, metric.change_meaningful) {
+            (Some(_), false) if metric.value != metric.previous => Some(
+                if metric.sample_size < metric.min_sample.unwrap_or_default() {
+                    "sample too small to read a move"
+                } else if margin.is_some() {
+                    "within the margin of error"
+                } else {
+                    "no target to judge it by"
+                },
+            ),
+            _ => None,
+        };
+        let value = match metric.format {
+            Format::List => format!("{} items", format::number(metric.items.len() as f64, 0)),
+            format => match (metric.value, margin) {
+                (Some(_), Some(margin)) if format == Format::Score => format!(
+                    "{} ± {}",
+                    format::number(metric.value.unwrap_or_default(), 0),
+                    format::number(margin, 0)
+                ),
+                _ => format::value(metric.value, format, currency),
+            },
         };
         MetricView {
             id: metric.id.clone(),
-            name: display_name(&metric.id),
+            name: metric.name.clone(),
             description: metric.description.clone(),
-            value: match metric.unit {
-                Unit::Comments => {
-                    format!("{} comments", format::number(metric.sample_size as f64, 0))
-                }
-                unit => format::value(metric.value, unit, currency),
-            },
-            change,
-            change_colour,
-            previous: metric
-                .previous
-                .map(|previous| format::value(Some(previous), metric.unit, currency)),
+            value,
             target: metric
                 .target
-                .map(|target| format::value(Some(target), metric.unit, currency)),
+                .map(|target| format::value(Some(target), metric.format, currency)),
+            target_source: metric.target_source.clone(),
             status: metric.status.as_str(),
-            status_label: metric.status.label(),
+            status_label: status_words(metric),
             status_colour: colour,
             status_background: background,
+            change,
+            change_arrow,
+            change_colour,
+            change_note,
+            previous: metric
+                .previous
+                .map(|previous| format::value(Some(previous), metric.format, currency)),
             sample_size: format::number(metric.sample_size as f64, 0),
             window: match metric
                 .window
@@ -310,10 +565,103 @@ impl MetricView {
                 None => "at week end".to_string(),
             },
             trend: sparkline(&metric.trend.iter().map(|p| p.value).collect::<Vec<_>>()),
+            chart: None,
+            parts_chart: None,
+            parts_legend: None,
             details: details(metric, currency),
             breakdowns: breakdowns(metric, currency),
             items: items(metric, currency),
         }
+    }
+}
+
+/// The alt text of a trend: the numbers it shows.
+fn trend_words(metric: &MetricReport, currency: &str) -> String {
+    let points: Vec<(&str, f64)> = metric
+        .trend
+        .iter()
+        .filter_map(|p| p.value.map(|v| (p.period.as_str(), v)))
+        .collect();
+    let show = |v: f64| format::value(Some(v), metric.format, currency);
+    match (points.first(), points.last()) {
+        (Some(first), Some(last)) => {
+            let low = points.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+            let high = points.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+            let mut words = format!(
+                "{} over 12 weeks: {} in {}, {} in {}; lowest {}, highest {}",
+                metric.name,
+                show(first.1),
+                first.0,
+                show(last.1),
+                last.0,
+                show(low),
+                show(high)
+            );
+            if let Some(target) = metric.target {
+                words.push_str(&format!("; target {}", show(target)));
+            }
+            words
+        }
+        _ => format!("{}: no data over 12 weeks", metric.name),
+    }
+}
+
+/// The chart of a metric's parts, with its legend: the MRR bridge on net
+/// new MRR (from the report's movement metrics), the split on NPS (from
+/// its promoters, passives and detractors).
+fn parts_chart(report: &Report, metric: &MetricReport) -> Option<(Chart, String)> {
+    let currency = &report.currency;
+    match metric.id.as_str() {
+        "net_new_mrr" => {
+            let value_of = |id: &str| {
+                report
+                    .metrics
+                    .iter()
+                    .find(|m| m.id == id)
+                    .and_then(|m| m.value)
+            };
+            let steps = [
+                value_of("new_mrr")?,
+                value_of("reactivation_mrr")?,
+                value_of("expansion_mrr")?,
+                value_of("contraction_mrr")?,
+                value_of("churned_mrr")?,
+            ];
+            let money = |v: f64| format::money(v, currency);
+            let legend = format!(
+                "New {} · Reactivation {} · Expansion {} · Contraction -{} · Churned -{} · Net {}",
+                money(steps[0]),
+                money(steps[1]),
+                money(steps[2]),
+                money(steps[3]),
+                money(steps[4]),
+                money(steps[0] + steps[1] + steps[2] - steps[3] - steps[4])
+            );
+            let alt = format!("MRR movements over the last 30 days: {legend}");
+            charts::bridge(steps, alt).map(|chart| (chart, legend))
+        }
+        "nps" => {
+            let count = |key: &str| metric.extras.get(key).copied().flatten();
+            let (promoters, passives, detractors) =
+                (count("promoters")?, count("passives")?, count("detractors")?);
+            let total = promoters + passives + detractors;
+            if total <= 0.0 {
+                return None;
+            }
+            let share = |n: f64| format!("{} %", format::number(n / total * 100.0, 0));
+            let legend = format!(
+                "Promoters {} ({}) · Passives {} ({}) · Detractors {} ({})",
+                share(promoters),
+                format::number(promoters, 0),
+                share(passives),
+                format::number(passives, 0),
+                share(detractors),
+                format::number(detractors, 0)
+            );
+            let alt = format!("NPS answers: {legend}");
+            charts::nps_split(promoters, passives, detractors, alt).map(|chart| (chart, legend))
+        }
+        _ => None,
     }
 }
 
@@ -325,7 +673,7 @@ fn breakdowns(metric: &MetricReport, currency: &str) -> Vec<String> {
         let mut words = format!(
             "{} {}",
             segment.segment,
-            format::value(segment.value, metric.unit, currency)
+            format::value(segment.value, metric.format, currency)
         );
         if matches!(segment.status, Status::Watch | Status::OffTarget) {
             words.push_str(&format!(" ({})", segment.status.label()));
@@ -340,57 +688,52 @@ fn breakdowns(metric: &MetricReport, currency: &str) -> Vec<String> {
     }
     lines
         .into_iter()
-        .map(|(dimension, parts)| format!("{}: {}", display_name(&dimension), parts.join(" · ")))
+        .map(|(dimension, parts)| format!("{}: {}", worded(&dimension), parts.join(" · ")))
         .collect()
 }
 
 /// The items of a metric: comments with who said them, clients or
-/// features with their figure; a heading where the kind changes.
+/// features with their figure; a heading (the query header's label for the
+/// kind) where the kind changes.
 fn items(metric: &MetricReport, currency: &str) -> Vec<ItemView> {
     let mut views = Vec::new();
     let mut last_kind: Option<&str> = None;
+    let label_of = |kind: &str| {
+        metric
+            .item_labels
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, label)| label.clone())
+    };
     for item in &metric.items {
         let text = |key: &str| item.texts.get(key).cloned().flatten();
-        let heading = (last_kind != Some(item.label.as_str())).then(|| {
-            match item.label.as_str() {
-                "testimonial" => "Testimonials",
-                "to_fix" => "What to fix",
-                "rise" => "Largest rise",
-                "fall" => "Largest fall",
-                other => other,
-            }
-            .to_string()
-        });
+        let label = label_of(&item.label);
+        let heading = match &label {
+            Some(label) if last_kind != Some(item.label.as_str()) => Some(label.clone()),
+            _ => None,
+        };
         last_kind = Some(item.label.as_str());
-        let view = match metric.unit {
-            Unit::Comments => ItemView {
+        let figure = format::value(item.value, metric.format, currency);
+        let view = match (text("comment"), text("client")) {
+            (Some(comment), client) => ItemView {
                 heading,
                 line: format!(
                     "{} · {} {}",
-                    text("client").unwrap_or_else(|| "unknown client".to_string()),
+                    client.unwrap_or_else(|| "unknown client".to_string()),
                     text("survey").unwrap_or_default().to_uppercase(),
                     format::number(item.value.unwrap_or_default(), 0)
                 ),
-                comment: text("comment"),
+                comment: Some(comment),
             },
-            _ => match text("client") {
-                Some(client) => ItemView {
-                    heading,
-                    line: format!(
-                        "{client} {}",
-                        format::value(item.value, metric.unit, currency)
-                    ),
-                    comment: None,
-                },
-                None => ItemView {
-                    heading: None,
-                    line: format!(
-                        "{} {}",
-                        item.label,
-                        format::value(item.value, metric.unit, currency)
-                    ),
-                    comment: None,
-                },
+            (None, Some(client)) => ItemView {
+                heading,
+                line: format!("{client} {figure}"),
+                comment: None,
+            },
+            (None, None) => ItemView {
+                heading,
+                line: format!("{} {figure}", label.unwrap_or_else(|| item.label.clone())),
+                comment: None,
             },
         };
         views.push(view);
@@ -398,20 +741,27 @@ fn items(metric: &MetricReport, currency: &str) -> Vec<ItemView> {
     views
 }
 
-/// The extra figures of a metric, worded.
+/// The extra figures of a metric, worded; the split and margin are shown
+/// elsewhere.
 fn details(metric: &MetricReport, currency: &str) -> Option<String> {
     let words: Vec<String> = metric
         .extras
         .iter()
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "margin" | "promoters" | "passives" | "detractors"
+            )
+        })
         .filter_map(|(name, value)| {
             let value = (*value)?;
             Some(match name.as_str() {
-                "p90" => format!("p90 {}", format::value(Some(value), metric.unit, currency)),
-                "mean" => format!("mean {}", format::value(Some(value), metric.unit, currency)),
+                "p90" => format!("p90 {}", format::value(Some(value), metric.format, currency)),
+                "mean" => format!("mean {}", format::value(Some(value), metric.format, currency)),
                 "unanswered" => format!("{} without a first response", format::number(value, 0)),
                 "annualised" => format!(
                     "{} a year",
-                    format::value(Some(value), Unit::Fraction, currency)
+                    format::value(Some(value), Format::Percent, currency)
                 ),
                 other => format!("{} {}", other.replace('_', " "), format::number(value, 2)),
             })
@@ -431,8 +781,8 @@ fn status_colours(status: Status) -> (&'static str, &'static str) {
     }
 }
 
-/// A Unicode sparkline of a trend (oldest first); a gap for missing weeks.
-/// Works in every mail client, unlike SVG or scripts.
+/// A Unicode sparkline of a trend (oldest first); a gap for missing weeks:
+/// the text part's chart.
 fn sparkline(values: &[Option<f64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let present: Vec<f64> = values.iter().flatten().copied().collect();
@@ -455,59 +805,6 @@ fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
-/// The name a reader knows a metric by.
-pub fn display_name(id: &str) -> String {
-    let known = match id {
-        "nps" => "Net Promoter Score",
-        "nps_margin" => "NPS margin of error",
-        "csat" => "Customer satisfaction (CSAT)",
-        "csat_average" => "CSAT average score",
-        "ces" => "Customer effort (CES)",
-        "ces_average" => "CES average score",
-        "mrr" => "Monthly recurring revenue",
-        "arr" => "Annual recurring revenue",
-        "arpc" => "Average revenue per client",
-        "paying_clients" => "Paying clients",
-        "churned_clients" => "Churned clients",
-        "client_churn_rate" => "Client churn rate",
-        "client_retention_rate" => "Client retention rate",
-        "new_clients" => "New clients",
-        "nrr" => "Net revenue retention",
-        "grr" => "Gross revenue retention",
-        "clv" => "Client lifetime value",
-        "new_mrr" => "New MRR",
-        "reactivation_mrr" => "Reactivation MRR",
-        "expansion_mrr" => "Expansion MRR",
-        "contraction_mrr" => "Contraction MRR",
-        "churned_mrr" => "Churned MRR",
-        "net_new_mrr" => "Net new MRR",
-        "gross_mrr_churn_rate" => "Gross MRR churn",
-        "net_mrr_churn_rate" => "Net MRR churn",
-        "revenue_growth_per_client" => "Revenue growth per client",
-        "repeat_purchase_rate" => "Repeat purchase rate",
-        "first_response_time" => "First response time (median)",
-        "time_to_resolution" => "Time to resolution (median)",
-        "open_tickets" => "Open tickets",
-        "project_on_time_rate" => "Projects delivered on time",
-        "overdue_projects" => "Overdue projects",
-        "onboarding_completion_rate" => "Onboardings completed on time",
-        "active_client_rate" => "Active clients",
-        "stickiness" => "Stickiness (DAU/MAU)",
-        "feature_adoption" => "Feature adoption",
-        "feedback" => "What clients say",
-        _ => "",
-    };
-    if !known.is_empty() {
-        return known.to_string();
-    }
-    let words = id.replace('_', " ");
-    let mut chars = words.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,11 +816,27 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        assert_eq!(display_name("overdue_projects"), "Overdue projects");
+    fn dates() {
         assert_eq!(
             period_dates("2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"),
             "16 Nov – 22 Nov 2026"
         );
+    }
+
+    #[test]
+    fn the_sample_renders_in_every_default_template() {
+        let templates = Templates::load(None).expect("the defaults load");
+        let report = super::super::sample::report();
+        for layout in [Layout::Detailed, Layout::Summary] {
+            let rendered = templates
+                .render(&report, layout, ImageLinks::Inline)
+                .expect("renders");
+            assert!(rendered.html.contains("Satisfaction"), "{layout:?}");
+            // Warehouse text is escaped.
+            assert!(!rendered.html.contains("<b>&</b>"));
+            for chart in &rendered.charts {
+                assert!(rendered.html.contains(&format!("cid:{}", chart.name)));
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! A sample report with every kind of metric a template can meet: a money
-//! figure on target, a score off target with segments, a duration with
-//! extra figures, a metric with no data, and a list of comments.
+//! A sample report with every kind of metric a template can meet: money
+//! figures with the MRR movements (the bridge), a score off target with
+//! its margin, split and segments, a duration with extra figures, a metric
+//! with no data, a sample too small, and a list of comments.
 //!
 //! `check` and `run` render it before touching the warehouse, so a template
 //! that only fails when rendering (an unknown helper, a missing partial, a
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use super::{MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint};
 use crate::config::Direction;
 use crate::evaluate::Status;
-use crate::metrics::{Item, Unit};
+use crate::metrics::{Format, Item, Unit};
 
 fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricReport {
     MetricReport {
@@ -20,6 +21,15 @@ fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricRep
         version: 1,
         sql_sha256: "0".repeat(64),
         description: format!("Sample {id}"),
+        name: crate::metrics::library::worded(id),
+        section: match unit {
+            Unit::Money => "Revenue",
+            Unit::Seconds => "Support and delivery",
+            _ => "Satisfaction",
+        }
+        .to_string(),
+        format: Format::of_unit(unit),
+        item_labels: vec![("promoter".to_string(), "Testimonials".to_string())],
         unit,
         value,
         window: "28d".to_string(),
@@ -28,8 +38,12 @@ fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricRep
         sample_size: 120,
         previous: value.map(|v| v * 0.9),
         target: Some(1.0),
+        target_source: Some("internal target".to_string()),
         direction: Some(Direction::HigherIsBetter),
+        watch_band: Some(0.1),
+        min_sample: Some(30),
         status,
+        change_meaningful: true,
         trend: (36..48)
             .map(|week| TrendPoint {
                 period: format!("2026-W{week}"),
@@ -45,6 +59,12 @@ fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricRep
 /// The sample report.
 pub fn report() -> Report {
     let mut nps = metric("nps", Unit::Score, Some(-18.0), Status::OffTarget);
+    nps.extras = BTreeMap::from([
+        ("margin".to_string(), Some(14.0)),
+        ("promoters".to_string(), Some(30.0)),
+        ("passives".to_string(), Some(20.0)),
+        ("detractors".to_string(), Some(50.0)),
+    ]);
     nps.segments = vec![
         SegmentReport {
             dimension: "segment".to_string(),
@@ -94,8 +114,15 @@ pub fn report() -> Report {
             timezone: "UTC".to_string(),
         },
         generated_at: "2026-11-23T06:00:00Z".to_string(),
+        headline: vec!["nps".to_string(), "mrr".to_string()],
         metrics: vec![
             metric("mrr", Unit::Money, Some(152_000.0), Status::OnTarget),
+            metric("new_mrr", Unit::Money, Some(4_000.0), Status::Watch),
+            metric("reactivation_mrr", Unit::Money, Some(300.0), Status::Watch),
+            metric("expansion_mrr", Unit::Money, Some(2_500.0), Status::OnTarget),
+            metric("contraction_mrr", Unit::Money, Some(800.0), Status::OnTarget),
+            metric("churned_mrr", Unit::Money, Some(3_100.0), Status::OffTarget),
+            metric("net_new_mrr", Unit::Money, Some(2_900.0), Status::OnTarget),
             nps,
             response,
             metric("csat", Unit::Fraction, None, Status::NoData),
