@@ -166,7 +166,11 @@ pub fn headline(moves: &[(String, Option<f64>)]) -> Vec<String> {
         .filter_map(|(index, (id, size))| size.map(|size| (index, id, size)))
         .collect();
     ranked.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
-    ranked.into_iter().take(3).map(|(_, id, _)| id.clone()).collect()
+    ranked
+        .into_iter()
+        .take(3)
+        .map(|(_, id, _)| id.clone())
+        .collect()
 }
 
 /// The `(metric, segment)` pairs of the benchmarks whose segment no
@@ -199,8 +203,20 @@ mod tests {
         // NPS of five answers moving 20 points: not meaningful.
         assert!(!change_is_meaningful(Some(20.0), Some(0.0), 5, 30, None));
         // Enough answers, but inside the margin of error.
-        assert!(!change_is_meaningful(Some(-18.0), Some(-10.0), 120, 30, Some(14.0)));
-        assert!(change_is_meaningful(Some(-30.0), Some(-10.0), 120, 30, Some(14.0)));
+        assert!(!change_is_meaningful(
+            Some(-18.0),
+            Some(-10.0),
+            120,
+            30,
+            Some(14.0)
+        ));
+        assert!(change_is_meaningful(
+            Some(-30.0),
+            Some(-10.0),
+            120,
+            30,
+            Some(14.0)
+        ));
         assert!(!change_is_meaningful(Some(1.0), Some(1.0), 120, 0, None));
         assert!(!change_is_meaningful(None, Some(1.0), 120, 0, None));
     }
@@ -208,7 +224,10 @@ mod tests {
     #[test]
     fn the_headline_is_the_three_largest_moves_in_bands() {
         let b = benchmark(Direction::HigherIsBetter); // band 5
-        assert_eq!(move_in_bands(Some(60.0), Some(50.0), Some(&b), true), Some(2.0));
+        assert_eq!(
+            move_in_bands(Some(60.0), Some(50.0), Some(&b), true),
+            Some(2.0)
+        );
         assert_eq!(move_in_bands(Some(60.0), Some(50.0), Some(&b), false), None);
         assert_eq!(move_in_bands(Some(60.0), Some(50.0), None, true), None);
         let moves = vec![

@@ -48,26 +48,26 @@ fn a_missing_column_is_a_data_error_naming_table_and_column() {
 
 #[test]
 fn a_query_that_does_not_parse_names_its_file() {
-    // A data team adds version 2 of NPS, with a typo.
+    // A data team adds version 3 of NPS, with a typo.
     let project = project_with_fixture();
     let queries = project.own_queries();
-    let v2 = std::fs::read_to_string(queries.join("nps.sql"))
+    let v3 = std::fs::read_to_string(queries.join("nps.v2.sql"))
         .expect("read")
-        .replace("-- version: 1", "-- version: 2")
+        .replace("-- version: 2", "-- version: 3")
         .replace("FROM nps_answers", "FROM nps_answers WHERE WHERE");
-    std::fs::write(queries.join("nps.v2.sql"), v2).expect("write");
+    std::fs::write(queries.join("nps.v3.sql"), v3).expect("write");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert_clean_failure(&output, 2, &["nps.v2.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v3.sql"]);
     // `check` wants it published first, then names it as unplannable.
     let output = run(&mut project.command(&["check"]));
     assert_clean_failure(
         &output,
         2,
-        &["nps.v2.sql", "not published", "clientpulse lock"],
+        &["nps.v3.sql", "not published", "clientpulse lock"],
     );
     assert!(run(&mut project.command(&["lock"])).status.success());
     let output = run(&mut project.command(&["check"]));
-    assert_clean_failure(&output, 2, &["nps.v2.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v3.sql"]);
 }
 
 #[test]

@@ -144,9 +144,12 @@ fn outbox_messages_read_like_mail() {
         assert!(mail.message_id.starts_with("clientpulse.2026-W46."));
         assert!(mail.html.contains("Net Promoter Score"));
         assert!(mail.text.contains("Net Promoter Score"));
+        // NPS reads with its margin of error: "-18 ± 14".
         let nps = metric(&report, "nps")["value"].as_f64().expect("nps");
-        let shown = format!("{nps:.1}");
+        let margin = metric(&report, "nps")["margin"].as_f64().expect("margin");
+        let shown = format!("{nps:.0} ± {margin:.0}").replace("-0 ", "0 ");
         assert!(mail.text.contains(&shown), "text shows NPS {shown}");
+        assert!(mail.html.contains(&shown), "HTML shows NPS {shown}");
         recipients.push(mail.to.clone());
         if mail.to == "cs-lead@example.com" {
             // The customer-success audience sees only its two metrics.

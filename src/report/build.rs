@@ -55,7 +55,12 @@ pub fn build(
                     let benchmark = config.benchmarks.get(&m.id);
                     (
                         m.id.clone(),
-                        evaluate::move_in_bands(m.value, m.previous, benchmark, m.change_meaningful),
+                        evaluate::move_in_bands(
+                            m.value,
+                            m.previous,
+                            benchmark,
+                            m.change_meaningful,
+                        ),
                     )
                 })
                 .collect::<Vec<_>>(),

@@ -87,7 +87,7 @@ pub fn sparkline(metric: &MetricReport, alt: String) -> Option<Chart> {
             high = high.max(target);
         }
     }
-    if high - low < f64::EPSILON {
+    if (high - low).abs() < f64::EPSILON {
         low -= 1.0;
         high += 1.0;
     }
@@ -177,7 +177,7 @@ pub fn bridge(steps: [f64; 5], alt: String) -> Option<Chart> {
     spans.push((0.0, net, INK));
     let low = spans.iter().map(|s| s.0.min(s.1)).fold(0.0, f64::min);
     let high = spans.iter().map(|s| s.0.max(s.1)).fold(0.0, f64::max);
-    if high - low < f64::EPSILON {
+    if (high - low).abs() < f64::EPSILON {
         return None;
     }
     let (width, height) = (600, 120);
@@ -229,8 +229,11 @@ pub fn nps_split(promoters: f64, passives: f64, detractors: f64, alt: String) ->
         for (count, colour) in [(detractors, BAD), (passives, NEUTRAL), (promoters, GOOD)] {
             let right = left + (count / total * f64::from(w)).round() as i32;
             if right > left {
-                area.draw(&Rectangle::new([(left, 0), (right, h as i32)], colour.filled()))
-                    .ok()?;
+                area.draw(&Rectangle::new(
+                    [(left, 0), (right, h as i32)],
+                    colour.filled(),
+                ))
+                .ok()?;
             }
             left = right;
         }

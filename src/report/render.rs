@@ -431,8 +431,8 @@ fn chart_view(chart: &Chart, links: ImageLinks) -> ChartView {
 /// "▼ Net Promoter Score −8 pts to 32 (target 40)".
 fn headline_view(metric: &MetricReport, currency: &str) -> HeadlineView {
     let (arrow, colour) = change_look(metric);
-    let change = format::change(metric.value, metric.previous, metric.format, currency)
-        .unwrap_or_default();
+    let change =
+        format::change(metric.value, metric.previous, metric.format, currency).unwrap_or_default();
     let mut line = format!(
         "{} {change} to {}",
         metric.name,
@@ -642,8 +642,11 @@ fn parts_chart(report: &Report, metric: &MetricReport) -> Option<(Chart, String)
         }
         "nps" => {
             let count = |key: &str| metric.extras.get(key).copied().flatten();
-            let (promoters, passives, detractors) =
-                (count("promoters")?, count("passives")?, count("detractors")?);
+            let (promoters, passives, detractors) = (
+                count("promoters")?,
+                count("passives")?,
+                count("detractors")?,
+            );
             let total = promoters + passives + detractors;
             if total <= 0.0 {
                 return None;
@@ -756,8 +759,14 @@ fn details(metric: &MetricReport, currency: &str) -> Option<String> {
         .filter_map(|(name, value)| {
             let value = (*value)?;
             Some(match name.as_str() {
-                "p90" => format!("p90 {}", format::value(Some(value), metric.format, currency)),
-                "mean" => format!("mean {}", format::value(Some(value), metric.format, currency)),
+                "p90" => format!(
+                    "p90 {}",
+                    format::value(Some(value), metric.format, currency)
+                ),
+                "mean" => format!(
+                    "mean {}",
+                    format::value(Some(value), metric.format, currency)
+                ),
                 "unanswered" => format!("{} without a first response", format::number(value, 0)),
                 "annualised" => format!(
                     "{} a year",
