@@ -18,6 +18,9 @@
 //!   outside `out/` touched.
 //! - `parsers`: property tests: random bytes and random YAML and SQL
 //!   header trees never make a parser panic.
+//! - `email`: the e-mail as mail clients and browsers meet it: inline
+//!   images by Content-ID, PNG sizes, alt text, the HTML size limit at
+//!   scale 10, a data team's own metric, report.html in headless Chromium.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
 //!   real S3-compatible server, and delivering through a real SMTP server.
 //! - `independent`: every numeric metric against an independent
@@ -36,6 +39,7 @@ mod support;
 mod bad_input;
 mod catalog;
 mod corpus;
+mod email;
 mod end_to_end;
 mod fixture;
 mod independent;
