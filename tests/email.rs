@@ -76,7 +76,6 @@ fn shipped_config(project: &Project) -> std::path::PathBuf {
             "templates: ../report-templates",
             &format!("templates: {}", repo.join("report-templates").display()),
         )
-        .replace("benchmarks: benchmarks.yaml", "benchmarks: benchmarks.yaml")
         .replace("out: ../out", "out: out");
     let path = project.path().join("shipped.yaml");
     std::fs::write(&path, text).expect("write");
