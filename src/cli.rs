@@ -127,6 +127,71 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The run as its watcher sees it: on a terminal, a live line with the
+/// stage and the metric being computed; at the end, each stage's time.
+struct Watch {
+    interactive: bool,
+    started: std::time::Instant,
+    stages: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
+}
+
+impl Watch {
+    fn new() -> Watch {
+        use std::io::IsTerminal;
+        Watch {
+            interactive: std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+            stages: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Clears the live line.
+    fn finish(&self) {
+        if self.interactive {
+            eprint!("\r\x1b[2K");
+        }
+        if let Ok(mut stages) = self.stages.lock() {
+            stages.push(("end".to_string(), std::time::Instant::now()));
+        }
+    }
+
+    /// "inputs 0.1 s · catalog 0.4 s · … · total 6.2 s".
+    fn timings(&self) -> String {
+        let Ok(stages) = self.stages.lock() else {
+            return String::new();
+        };
+        let mut words: Vec<String> = stages
+            .windows(2)
+            .map(|pair| {
+                let seconds = pair[1].1.duration_since(pair[0].1).as_secs_f64();
+                format!("{} {seconds:.1} s", pair[0].0)
+            })
+            .collect();
+        words.push(format!(
+            "total {:.1} s",
+            self.started.elapsed().as_secs_f64()
+        ));
+        words.join(" · ")
+    }
+}
+
+impl crate::progress::Progress for Watch {
+    fn stage(&self, name: &str) {
+        if let Ok(mut stages) = self.stages.lock() {
+            stages.push((name.to_string(), std::time::Instant::now()));
+        }
+        if self.interactive {
+            eprint!("\r\x1b[2K{name}…");
+        }
+    }
+
+    fn metric(&self, id: &str, done: usize, total: usize) {
+        if self.interactive {
+            eprint!("\r\x1b[2Kmetrics [{done}/{total}] {id}");
+        }
+    }
+}
+
 /// `--help` and `--version` as clap prints them; a usage error as one
 /// `error:` line (what is wrong, then where to look), exit 2.
 fn usage_error(error: &clap::Error) -> ExitCode {
@@ -171,7 +236,10 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                 dry_run: args.dry_run,
                 now: args.now.unwrap_or_else(Utc::now),
             };
-            for week in pipeline::run(&options).await? {
+            let progress = Watch::new();
+            let outcomes = pipeline::run(&options, &progress).await;
+            progress.finish();
+            for week in outcomes? {
                 let outbox = &week.delivery;
                 println!(
                     "{}: {} metrics; report {}; {} message(s) in {}{}",
@@ -189,7 +257,16 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                         String::new()
                     }
                 );
+                for id in &week.report.headline {
+                    if let Some(metric) = week.report.metrics.iter().find(|m| &m.id == id) {
+                        println!(
+                            "  {}",
+                            crate::report::render::headline_line(metric, &week.report.currency)
+                        );
+                    }
+                }
             }
+            eprintln!("timings: {}", progress.timings());
             Ok(())
         }
         Command::Check(args) => {

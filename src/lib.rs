@@ -18,5 +18,6 @@ pub mod inputs;
 pub mod metrics;
 pub mod period;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod state;

@@ -26,6 +26,7 @@ use crate::fault::Fault;
 use crate::inputs::{Inputs, Purpose};
 use crate::metrics::{self, MetricsError, QueryFile, series};
 use crate::period::{Period, PeriodError};
+use crate::progress::Progress;
 use crate::report::Report;
 use crate::report::build;
 use crate::report::render::RenderError;
@@ -162,7 +163,11 @@ async fn open_warehouse<'a>(
 
 /// `clientpulse run`: every week asked for, in turn; stops at the first
 /// week that fails.
-pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
+pub async fn run(
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<WeekOutcome>, RunError> {
+    progress.stage("inputs");
     let inputs = Inputs::load(
         &options.config,
         options.warehouse.as_deref(),
@@ -173,14 +178,16 @@ pub async fn run(options: &RunOptions) -> Result<Vec<WeekOutcome>, RunError> {
     if let Some(root) = inputs.demo_root() {
         demo::ensure(&root, options.now)?;
     }
+    progress.stage("catalog");
     let (ctx, needed) = open_warehouse(&inputs, inputs.selected.iter().map(|(_, q)| q)).await?;
     let tables: BTreeSet<String> = needed.into_iter().map(|(table, _)| table).collect();
+    progress.stage("data checks");
     checks::run_checks(&ctx, &tables, &inputs.config.reporting.currency)
         .await
         .map_err(RunError::Data)?;
     let mut outcomes = Vec::new();
     for period in &periods {
-        outcomes.push(run_week(&ctx, &tables, &inputs, period, options).await?);
+        outcomes.push(run_week(&ctx, &tables, &inputs, period, options, progress).await?);
     }
     Ok(outcomes)
 }
@@ -191,10 +198,13 @@ async fn run_week(
     inputs: &Inputs,
     period: &Period,
     options: &RunOptions,
+    progress: &dyn Progress,
 ) -> Result<WeekOutcome, RunError> {
     let config = &inputs.config;
     let settings = config.query_settings();
-    let weekly = series::weekly(ctx, &inputs.selected, period, &settings).await?;
+    progress.stage(&format!("metrics {}", period.label));
+    let weekly = series::weekly(ctx, &inputs.selected, period, &settings, progress).await?;
+    progress.stage(&format!("segments {}", period.label));
     let segments = series::by_segment(
         ctx,
         tables,
@@ -205,6 +215,7 @@ async fn run_week(
         &settings,
     )
     .await?;
+    progress.stage(&format!("report {}", period.label));
     let report = build::build(
         config,
         &inputs.selected,
@@ -216,6 +227,7 @@ async fn run_week(
     let dir = config.out_dir.join(&period.label);
     state::write_artefacts(&dir, &build::artefacts(&report, &inputs.templates)?)?;
     let editions = build::editions(&report, &config.audiences, &inputs.templates)?;
+    progress.stage(&format!("delivery {}", period.label));
     let delivery = delivery::deliver(
         &config.delivery,
         &editions,

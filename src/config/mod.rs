@@ -95,6 +95,22 @@ struct RawReporting {
     /// Comments of each kind that `feedback` lists.
     #[serde(default = "default_feedback_count")]
     feedback_count: u32,
+    /// The order of the report's sections; a section a query names that is
+    /// not listed comes after these.
+    #[serde(default = "default_sections")]
+    sections: Vec<String>,
+}
+
+fn default_sections() -> Vec<String> {
+    [
+        "Revenue",
+        "Clients",
+        "Satisfaction",
+        "Support and delivery",
+        "Engagement",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn default_feedback_count() -> u32 {
@@ -233,6 +249,8 @@ pub struct Reporting {
     pub breakdowns: Vec<String>,
     pub features: Vec<String>,
     pub feedback_count: u32,
+    /// The report's sections, in order.
+    pub sections: Vec<String>,
 }
 
 /// A metric the config asks for, with optional window and version pins.
@@ -461,6 +479,7 @@ fn validate(
                 breakdowns: reporting.breakdowns,
                 features: reporting.features,
                 feedback_count: reporting.feedback_count,
+                sections: reporting.sections,
             })
         }
         None => {

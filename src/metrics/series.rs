@@ -12,6 +12,7 @@ use super::{MetricValue, MetricsError, Parameters, QueryFile, QuerySettings, udf
 use crate::catalog;
 use crate::config::MetricSelection;
 use crate::period::Period;
+use crate::progress::Progress;
 
 /// Weeks in a metric's trend, the current one included (metrics.md).
 pub const TREND_WEEKS: usize = 12;
@@ -35,6 +36,7 @@ pub async fn weekly(
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     settings: &QuerySettings,
+    progress: &dyn Progress,
 ) -> Result<Vec<Vec<MetricValue>>, MetricsError> {
     let weeks = period.trailing(TREND_WEEKS);
     // Every (metric, week) pair; results come back in this order.
@@ -45,7 +47,14 @@ pub async fn weekly(
         let (selection, query) = &selected[metric];
         let window = selection.window.unwrap_or(query.window);
         let parameters = Parameters::new(week, window, settings);
-        async move { super::run(ctx, query, &parameters).await }
+        let last_week = std::ptr::eq(week, &weeks[weeks.len() - 1]);
+        async move {
+            let value = super::run(ctx, query, &parameters).await;
+            if last_week {
+                progress.metric(&query.id, metric + 1, selected.len());
+            }
+            value
+        }
     }))
     .buffered(CONCURRENT_QUERIES)
     .try_collect()

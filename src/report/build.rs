@@ -65,6 +65,7 @@ pub fn build(
                 })
                 .collect::<Vec<_>>(),
         ),
+        sections: config.reporting.sections.clone(),
         metrics,
     }
 }

@@ -29,6 +29,9 @@ pub struct Report {
     /// The ids of the (at most three) metrics whose moves matter most this
     /// week: largest in watch bands, meaningful moves only.
     pub headline: Vec<String>,
+    /// The order of the sections (`reporting.sections`).
+    #[serde(skip)]
+    pub sections: Vec<String>,
     pub metrics: Vec<MetricReport>,
 }
 

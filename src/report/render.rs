@@ -336,16 +336,6 @@ struct ItemView {
     comment: Option<String>,
 }
 
-/// The sections every report knows, in their fixed order; a section a
-/// data team names in a query header comes after them, in report order.
-const SECTION_ORDER: [&str; 5] = [
-    "Revenue",
-    "Clients",
-    "Satisfaction",
-    "Support and delivery",
-    "Engagement",
-];
-
 impl ReportView {
     fn of(report: &Report, links: ImageLinks) -> (ReportView, Vec<Chart>) {
         let count = |status: Status| report.metrics.iter().filter(|m| m.status == status).count();
@@ -367,8 +357,9 @@ impl ReportView {
             }
             views.push((metric, view));
         }
-        // Sections: the fixed ones first, then new ones in report order.
-        let mut names: Vec<String> = SECTION_ORDER.iter().map(|s| s.to_string()).collect();
+        // Sections: the config's order first, then any other a query names,
+        // in report order.
+        let mut names: Vec<String> = report.sections.clone();
         for metric in &report.metrics {
             if !names.contains(&metric.section) {
                 names.push(metric.section.clone());
@@ -449,6 +440,13 @@ fn headline_view(metric: &MetricReport, currency: &str) -> HeadlineView {
         colour,
         line,
     }
+}
+
+/// A headline line for a terminal or a log: "▼ Net Promoter Score -8 pts
+/// to 32 (target 40)".
+pub fn headline_line(metric: &MetricReport, currency: &str) -> String {
+    let view = headline_view(metric, currency);
+    format!("{} {}", view.arrow, view.line)
 }
 
 /// The arrow and colour of a metric's move: by its direction when the move
