@@ -247,6 +247,40 @@ fn golden_report_json_and_html() {
     insta::assert_json_snapshot!("fixture_report_json", report);
     let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
     insta::assert_snapshot!("fixture_report_html", html);
+
+    // Both layouts, as their audiences get them: leadership's summary and
+    // the detailed edition, HTML and text parts of the messages.
+    let config = std::fs::read_to_string(project.config())
+        .expect("config")
+        .replace(
+            "  - name: leadership\n",
+            "  - name: leadership\n    layout: summary\n",
+        );
+    std::fs::write(project.config(), config).expect("write");
+    let editions = project.path().join("editions");
+    let output = run(crate::support::clientpulse()
+        .args(["run", "--period", "2026-W47", "--config"])
+        .arg(project.config())
+        .arg("--out")
+        .arg(&editions));
+    assert!(output.status.success(), "{output:?}");
+    let outbox = editions.join("2026-W47/outbox");
+    for (name, file) in [
+        ("fixture_summary", "01-leadership-ceo@example.com.eml"),
+        (
+            "fixture_detailed",
+            "03-customer-success-cs-lead@example.com.eml",
+        ),
+    ] {
+        let bytes = std::fs::read(outbox.join(file)).expect("eml");
+        let message = mail_parser::MessageParser::default()
+            .parse(&bytes)
+            .expect("parsable");
+        let html = message.body_html(0).expect("html").into_owned();
+        let text = message.body_text(0).expect("text").into_owned();
+        insta::assert_snapshot!(format!("{name}_html"), html);
+        insta::assert_snapshot!(format!("{name}_text"), text);
+    }
 }
 
 /// Warehouse text is untrusted: a client name and a comment with markup
