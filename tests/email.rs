@@ -141,6 +141,13 @@ fn every_image_is_inline_referenced_sharp_and_described() {
             attached, referenced,
             "every part is referenced, and only those"
         );
+        // Leadership sees net new MRR and NPS, not the movements: the
+        // bridge and the split still come with them.
+        if file.display().to_string().contains("leadership") {
+            assert!(html.contains("cid:mrr-bridge.png"), "the MRR bridge");
+            assert!(html.contains("cid:nps-split.png"), "the NPS split");
+            assert!(html.contains("Promoters"), "the split's legend");
+        }
 
         // Alt text states the figures: MRR's trend names this week's value.
         if let Some((_, _, _, alt)) = shown.iter().find(|(src, ..)| src == "cid:trend-mrr.png") {

@@ -66,8 +66,22 @@ pub fn build(
                 .collect::<Vec<_>>(),
         ),
         sections: config.reporting.sections.clone(),
+        mrr_movements: mrr_movements(&metrics),
         metrics,
     }
+}
+
+/// New, reactivation, expansion, contraction and churned MRR, when the
+/// report has a value for each.
+fn mrr_movements(metrics: &[MetricReport]) -> Option<[f64; 5]> {
+    let value_of = |id: &str| metrics.iter().find(|m| m.id == id).and_then(|m| m.value);
+    Some([
+        value_of("new_mrr")?,
+        value_of("reactivation_mrr")?,
+        value_of("expansion_mrr")?,
+        value_of("contraction_mrr")?,
+        value_of("churned_mrr")?,
+    ])
 }
 
 fn metric_report(

@@ -32,6 +32,11 @@ pub struct Report {
     /// The order of the sections (`reporting.sections`).
     #[serde(skip)]
     pub sections: Vec<String>,
+    /// The MRR movements of the window (new, reactivation, expansion,
+    /// contraction, churned) when the report has all five: the bridge
+    /// chart, kept whichever metrics an audience sees.
+    #[serde(skip)]
+    pub mrr_movements: Option<[f64; 5]>,
     pub metrics: Vec<MetricReport>,
 }
 

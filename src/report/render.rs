@@ -611,20 +611,9 @@ fn parts_chart(report: &Report, metric: &MetricReport) -> Option<(Chart, String)
     let currency = &report.currency;
     match metric.id.as_str() {
         "net_new_mrr" => {
-            let value_of = |id: &str| {
-                report
-                    .metrics
-                    .iter()
-                    .find(|m| m.id == id)
-                    .and_then(|m| m.value)
-            };
-            let steps = [
-                value_of("new_mrr")?,
-                value_of("reactivation_mrr")?,
-                value_of("expansion_mrr")?,
-                value_of("contraction_mrr")?,
-                value_of("churned_mrr")?,
-            ];
+            // From the whole report: an audience may see net new MRR
+            // without its parts.
+            let steps = report.mrr_movements?;
             let money = |v: f64| format::money(v, currency);
             let legend = format!(
                 "New {} · Reactivation {} · Expansion {} · Contraction -{} · Churned -{} · Net {}",
