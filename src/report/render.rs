@@ -615,13 +615,15 @@ fn parts_chart(report: &Report, metric: &MetricReport) -> Option<(Chart, String)
             // without its parts.
             let steps = report.mrr_movements?;
             let money = |v: f64| format::money(v, currency);
+            // Losses read as negative; `number` never writes "-0".
+            let loss = |v: f64| format::money(-v, currency);
             let legend = format!(
-                "New {} · Reactivation {} · Expansion {} · Contraction -{} · Churned -{} · Net {}",
+                "New {} · Reactivation {} · Expansion {} · Contraction {} · Churned {} · Net {}",
                 money(steps[0]),
                 money(steps[1]),
                 money(steps[2]),
-                money(steps[3]),
-                money(steps[4]),
+                loss(steps[3]),
+                loss(steps[4]),
                 money(steps[0] + steps[1] + steps[2] - steps[3] - steps[4])
             );
             let alt = format!("MRR movements over the last 30 days: {legend}");
@@ -809,6 +811,23 @@ mod tests {
     fn sparklines() {
         assert_eq!(sparkline(&[Some(1.0), Some(8.0), None, Some(4.5)]), "▁█ ▅");
         assert_eq!(sparkline(&[None, None]), "");
+    }
+
+    #[test]
+    fn the_bridge_legend_signs_losses_but_never_zero() {
+        let mut report = super::super::sample::report();
+        report.mrr_movements = Some([100.0, 0.0, 50.0, 0.0, 30.0]);
+        let net = report
+            .metrics
+            .iter()
+            .find(|m| m.id == "net_new_mrr")
+            .cloned()
+            .expect("net new MRR");
+        let (_, legend) = parts_chart(&report, &net).expect("a bridge");
+        assert_eq!(
+            legend,
+            "New €100.00 · Reactivation €0.00 · Expansion €50.00 · Contraction €0.00 · Churned -€30.00 · Net €120.00"
+        );
     }
 
     #[test]
