@@ -299,19 +299,10 @@ fn apply(root: &Path, step: &Setup, case: &Case) {
 
 /// Every `.eml` file under `dir`.
 fn messages(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(messages(&path));
-        } else if path.extension().is_some_and(|x| x == "eml") {
-            found.push(path);
-        }
-    }
-    found
+    crate::support::files_under(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|x| x == "eml"))
+        .collect()
 }
 
 /// The project without `out/`: what no case may change.

@@ -17,19 +17,10 @@ const SMTP_ENV_PASSWORD: &str = "SMTP-ENV-PASSWORD-9b2c";
 
 /// Every byte of every file under `dir`, with its path.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files(&path));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            found.push((path.display().to_string(), bytes));
-        }
-    }
-    found
+    crate::support::files_under(dir)
+        .into_iter()
+        .filter_map(|path| Some((path.display().to_string(), std::fs::read(&path).ok()?)))
+        .collect()
 }
 
 fn assert_secret_nowhere(secret: &str, output: &Output, out: &Path) {

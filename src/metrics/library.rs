@@ -210,16 +210,6 @@ impl QueryLibrary {
                             )),
                         }
                     }
-                    let hashed = match compose(&without_presentation(&text), &used) {
-                        Ok(sql) => sql,
-                        Err(message) => {
-                            problems.push(Diagnostic::in_file(
-                                &path,
-                                format!("cannot read the SQL: {message}"),
-                            ));
-                            continue;
-                        }
-                    };
                     query.sql = match compose(&text, &used) {
                         Ok(sql) => sql,
                         Err(message) => {
@@ -237,7 +227,10 @@ impl QueryLibrary {
                         problems.push(Diagnostic::at_line(&path, line, message));
                         continue;
                     }
-                    query.sha256 = sha256(&hashed);
+                    // Composition only touches the body, so dropping the
+                    // presentation lines from the composed header hashes
+                    // exactly what the composed SQL runs.
+                    query.sha256 = sha256(&without_presentation(&query.sql));
                     let versions = library.by_id.entry(query.id.clone()).or_default();
                     if let Some(other) = versions.get(&query.version) {
                         problems.push(Diagnostic::in_file(
