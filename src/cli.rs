@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::demo::{self, DemoOptions};
 use crate::fault::Fault;
+use crate::inputs::Overrides;
 use crate::pipeline::{self, PeriodChoice, RunError, RunOptions};
 
 #[derive(Debug, Parser)]
@@ -58,6 +59,10 @@ struct RunArgs {
     /// Where run artefacts go (default: the config's `out`, out/).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where a copy of every run's artefacts and sent-ledger is kept,
+    /// overriding the config's `archive` (a folder or s3://bucket/prefix).
+    #[arg(long)]
+    archive: Option<String>,
     /// Render everything and write the messages to the outbox, sending nothing.
     #[arg(long)]
     dry_run: bool,
@@ -84,9 +89,9 @@ struct LockArgs {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// The folder to write the warehouse to.
+    /// Where to write the warehouse: a folder or s3://bucket/prefix.
     #[arg(long)]
-    out: PathBuf,
+    out: String,
     /// Size: 1 is about 120 clients; the generator streams at any size.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     scale: u32,
@@ -231,8 +236,11 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             let options = RunOptions {
                 config: args.config,
                 periods,
-                warehouse: args.warehouse,
-                out: args.out,
+                overrides: Overrides {
+                    warehouse: args.warehouse,
+                    out: args.out,
+                    archive: args.archive,
+                },
                 dry_run: args.dry_run,
                 now: args.now.unwrap_or_else(Utc::now),
             };
@@ -295,13 +303,16 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                     .end
                     .unwrap_or_else(|| args.now.unwrap_or_else(Utc::now).date_naive()),
             };
-            demo::generate(&args.out, &options)?;
+            match crate::storage::local_path(&args.out) {
+                Some(folder) => demo::generate(&folder, &options)?,
+                None => {
+                    let s3 = crate::storage::S3Settings::default();
+                    demo::generate_remote(&args.out, &options, &s3).await?
+                }
+            }
             println!(
                 "demo warehouse written to {} (scale {}, seed {}, data until {})",
-                args.out.display(),
-                options.scale,
-                options.seed,
-                options.end
+                args.out, options.scale, options.seed, options.end
             );
             Ok(())
         }

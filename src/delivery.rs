@@ -60,7 +60,8 @@ impl DeliveryError {
     pub fn fault(&self) -> Fault {
         match self {
             DeliveryError::Setup(_) => Fault::Input,
-            DeliveryError::Outbox { .. } | DeliveryError::Ledger(_) => Fault::Internal,
+            DeliveryError::Outbox { .. } => Fault::Internal,
+            DeliveryError::Ledger(error) => error.fault(),
             DeliveryError::Failed { .. } => Fault::Delivery,
         }
     }
@@ -134,6 +135,7 @@ pub async fn deliver(
     period_label: &str,
     date: DateTime<Utc>,
     period_dir: &Path,
+    mut ledger: SentLedger,
     dry_run: bool,
 ) -> Result<DeliveryOutcome, DeliveryError> {
     let from: Mailbox = settings
@@ -181,7 +183,6 @@ pub async fn deliver(
     }
 
     let transport = smtp_transport(settings.smtp.as_ref())?;
-    let mut ledger = SentLedger::open(period_dir)?;
     let mut failed = Vec::new();
     for (letter, message_id, message, _) in &built {
         if ledger.was_sent(message_id) {
@@ -190,13 +191,15 @@ pub async fn deliver(
         }
         match send_with_retries(&transport, message, settings.retries).await {
             Ok(()) => {
-                ledger.record(SentMessage {
-                    message_id: message_id.clone(),
-                    audience: letter.audience.clone(),
-                    recipient: letter.recipient.clone(),
-                    // The injected clock, like every other instant of a run.
-                    sent_at: crate::report::instant(date),
-                })?;
+                ledger
+                    .record(SentMessage {
+                        message_id: message_id.clone(),
+                        audience: letter.audience.clone(),
+                        recipient: letter.recipient.clone(),
+                        // The injected clock, like every other instant of a run.
+                        sent_at: crate::report::instant(date),
+                    })
+                    .await?;
                 outcome.sent += 1;
             }
             Err(error) => failed.push(format!("{}: {error}", letter.recipient)),
@@ -209,7 +212,7 @@ pub async fn deliver(
             failed,
             sent: outcome.sent + outcome.already_sent,
             total: built.len(),
-            ledger: period_dir.join(SentLedger::FILE_NAME),
+            ledger: ledger.path().to_path_buf(),
         })
     }
 }

@@ -26,6 +26,17 @@ pub enum Purpose {
     Lock,
 }
 
+/// What the command line overrides of the config.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--warehouse`: the warehouse root.
+    pub warehouse: Option<String>,
+    /// `--out`: the out folder.
+    pub out: Option<PathBuf>,
+    /// `--archive`: where every run's artefacts and ledger are kept.
+    pub archive: Option<String>,
+}
+
 /// Config, queries and templates, validated together.
 pub struct Inputs {
     pub config: Config,
@@ -39,15 +50,14 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Loads and cross-validates every input; `warehouse` and `out` are the
-    /// command line's overrides of the config.
+    /// Loads and cross-validates every input, with the command line's
+    /// overrides of the config.
     pub fn load(
         config_path: &Path,
-        warehouse: Option<&str>,
-        out: Option<&Path>,
+        overrides: &Overrides,
         purpose: Purpose,
     ) -> Result<Inputs, Diagnostics> {
-        prepare(config_path, warehouse, out, purpose)
+        prepare(config_path, overrides, purpose)
     }
 
     /// The folder `run` may make the demo warehouse in: the config's own
@@ -96,8 +106,7 @@ impl Inputs {
 /// before failing, so one `check` lists them all.
 fn prepare(
     config_path: &Path,
-    warehouse: Option<&str>,
-    out: Option<&Path>,
+    overrides: &Overrides,
     purpose: Purpose,
 ) -> Result<Inputs, Diagnostics> {
     let loaded = config::load(config_path);
@@ -135,14 +144,18 @@ fn prepare(
     let Some(mut config) = loaded.config else {
         return Err(Diagnostics(problems));
     };
-    if let Some(root) = warehouse {
-        let cwd = std::env::current_dir().unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(root) = &overrides.warehouse {
         config.warehouse.root = config::resolve_root(&cwd, root);
     }
-    if let Some(out) = out {
-        config.out_dir = out.to_path_buf();
+    if let Some(out) = &overrides.out {
+        config.out_dir = out.clone();
+    }
+    if let Some(archive) = &overrides.archive {
+        config.archive = Some(config::resolve_root(&cwd, archive));
     }
     problems.extend(out_inside_warehouse(&config));
+    problems.extend(archive_inside_warehouse(&config));
     for id in config.benchmarks.by_metric.keys() {
         if !library.contains(id) && !metrics::SPEC_METRIC_IDS.contains(&id.as_str()) {
             problems.push(Diagnostic::at_line(
@@ -166,7 +179,7 @@ fn prepare(
             selected,
             library,
             templates,
-            warehouse_overridden: warehouse.is_some(),
+            warehouse_overridden: overrides.warehouse.is_some(),
         }),
         _ => Err(Diagnostics(problems)),
     }
@@ -237,6 +250,32 @@ fn out_inside_warehouse(config: &Config) -> Option<Diagnostic> {
                 "the out folder {} is inside the warehouse {}: clientpulse never writes into the warehouse it reads; choose another `out` or `--out`",
                 out.display(),
                 root.display()
+            ),
+        )
+    })
+}
+
+/// Nor does the archive: an archive at or under the warehouse root (the
+/// same folder, or the same bucket and prefix) is refused.
+fn archive_inside_warehouse(config: &Config) -> Option<Diagnostic> {
+    let archive = config.archive.as_deref()?;
+    let within = |url: &str| {
+        let root = config.warehouse.root.trim_end_matches('/');
+        let url = url.trim_end_matches('/');
+        url == root || url.starts_with(&format!("{root}/"))
+    };
+    let local_within = || {
+        let root = std::path::absolute(catalog::local_root(&config.warehouse.root)?).ok()?;
+        let archive = std::path::absolute(catalog::local_root(archive)?).ok()?;
+        Some(archive.starts_with(root))
+    };
+    (within(archive) || local_within() == Some(true)).then(|| {
+        Diagnostic::at_line(
+            &config.source,
+            config::line_of_top_level_key(&config.source_text, "archive"),
+            format!(
+                "the archive {archive} is inside the warehouse {}: clientpulse never writes into the warehouse it reads; choose another `archive` or `--archive`",
+                config.warehouse.root
             ),
         )
     })

@@ -21,3 +21,4 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod state;
+pub mod storage;

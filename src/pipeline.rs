@@ -2,8 +2,9 @@
 //!
 //! `run`: inputs → (demo warehouse) → warehouse catalog → data checks →
 //! metrics (the week, its trend, and the week per segment of clients) →
-//! report (built, judged against the benchmarks, rendered) → artefacts →
-//! delivery. `check` walks the same path up to planning every query,
+//! report (built, judged against the benchmarks, rendered) → artefacts,
+//! kept in the archive → the sent-ledger, read back from the archive →
+//! delivery → the outbox, kept in the archive. `check` walks the same path up to planning every query,
 //! without running or sending anything; `lock` stops after the inputs.
 //!
 //! This file only calls the stages in order and turns their errors into
@@ -23,14 +24,14 @@ use crate::delivery::{self, DeliveryError, DeliveryOutcome};
 use crate::demo::{self, DemoError};
 use crate::diagnostic::Diagnostics;
 use crate::fault::Fault;
-use crate::inputs::{Inputs, Purpose};
+use crate::inputs::{Inputs, Overrides, Purpose};
 use crate::metrics::{self, MetricsError, QueryFile, series};
 use crate::period::{Period, PeriodError};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::report::build;
 use crate::report::render::RenderError;
-use crate::state::{self, StateError};
+use crate::state::{self, Archive, SentLedger, StateError};
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -76,7 +77,7 @@ impl RunError {
             RunError::Data(_) => Fault::Data,
             RunError::Metrics(error) => error.fault(),
             RunError::Plans(errors) => worst(errors.iter().map(MetricsError::fault).collect()),
-            RunError::State(_) => Fault::Internal,
+            RunError::State(error) => error.fault(),
             RunError::Delivery(error) => error.fault(),
             RunError::Demo(error) => error.fault(),
         }
@@ -104,8 +105,8 @@ pub enum PeriodChoice {
 pub struct RunOptions {
     pub config: PathBuf,
     pub periods: PeriodChoice,
-    pub warehouse: Option<String>,
-    pub out: Option<PathBuf>,
+    /// `--warehouse`, `--out`, `--archive`.
+    pub overrides: Overrides,
     pub dry_run: bool,
     /// The clock, injected so that runs and tests are reproducible.
     pub now: DateTime<Utc>,
@@ -145,12 +146,8 @@ async fn open_warehouse<'a>(
 ) -> Result<(SessionContext, Vec<(String, NeededBy)>), RunError> {
     let config = &inputs.config;
     let ctx = metrics::new_session(&config.udf_settings())?;
-    let warehouse = Warehouse::open(
-        &ctx,
-        &config.warehouse.root,
-        config.warehouse.endpoint.as_deref(),
-    )
-    .map_err(|e| RunError::Catalog(vec![e]))?;
+    let warehouse = Warehouse::open(&ctx, &config.warehouse.root, &config.s3)
+        .map_err(|e| RunError::Catalog(vec![e]))?;
     let breakdowns_in = (!config.reporting.breakdowns.is_empty())
         .then(|| format!("{} (reporting.breakdowns)", config.source.display()));
     let needed = metrics::tables_needed(&ctx, queries, breakdowns_in).map_err(RunError::Plans)?;
@@ -168,13 +165,12 @@ pub async fn run(
     progress: &dyn Progress,
 ) -> Result<Vec<WeekOutcome>, RunError> {
     progress.stage("inputs");
-    let inputs = Inputs::load(
-        &options.config,
-        options.warehouse.as_deref(),
-        options.out.as_deref(),
-        Purpose::Run,
-    )?;
+    let inputs = Inputs::load(&options.config, &options.overrides, Purpose::Run)?;
     let periods = periods(&options.periods, &inputs, options.now)?;
+    let archive = match &inputs.config.archive {
+        Some(url) => Archive::open(url, &inputs.config.s3)?,
+        None => Archive::none(),
+    };
     if let Some(root) = inputs.demo_root() {
         demo::ensure(&root, options.now)?;
     }
@@ -187,7 +183,7 @@ pub async fn run(
         .map_err(RunError::Data)?;
     let mut outcomes = Vec::new();
     for period in &periods {
-        outcomes.push(run_week(&ctx, &tables, &inputs, period, options, progress).await?);
+        outcomes.push(run_week(&ctx, &tables, &inputs, &archive, period, options, progress).await?);
     }
     Ok(outcomes)
 }
@@ -196,6 +192,7 @@ async fn run_week(
     ctx: &SessionContext,
     tables: &BTreeSet<String>,
     inputs: &Inputs,
+    archive: &Archive,
     period: &Period,
     options: &RunOptions,
     progress: &dyn Progress,
@@ -227,6 +224,9 @@ async fn run_week(
     let dir = config.out_dir.join(&period.label);
     state::write_artefacts(&dir, &build::artefacts(&report, &inputs.templates)?)?;
     let editions = build::editions(&report, &config.audiences, &inputs.templates)?;
+    progress.stage(&format!("archive {}", period.label));
+    archive.keep(&dir, &period.label).await?;
+    let ledger = SentLedger::open(&dir, archive, &period.label).await?;
     progress.stage(&format!("delivery {}", period.label));
     let delivery = delivery::deliver(
         &config.delivery,
@@ -234,9 +234,14 @@ async fn run_week(
         &period.label,
         options.now,
         &dir,
+        ledger,
         options.dry_run,
     )
-    .await?;
+    .await;
+    // The messages as written (and the ledger as it ended) are history
+    // too, whether or not every one went out.
+    archive.keep(&dir, &period.label).await?;
+    let delivery = delivery?;
     Ok(WeekOutcome {
         period: period.label.clone(),
         dir,
@@ -248,7 +253,7 @@ async fn run_week(
 /// `clientpulse lock`: publishes every query version not in the lock yet.
 /// Published versions are never rewritten: a changed one is an error.
 pub fn lock(config_path: &Path) -> Result<usize, RunError> {
-    let inputs = Inputs::load(config_path, None, None, Purpose::Lock)?;
+    let inputs = Inputs::load(config_path, &Overrides::default(), Purpose::Lock)?;
     inputs
         .library
         .publish(&inputs.config.queries_dir)
@@ -270,7 +275,11 @@ pub async fn check(
     warehouse: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CheckSummary, RunError> {
-    let inputs = Inputs::load(config_path, warehouse, None, Purpose::Check)?;
+    let overrides = Overrides {
+        warehouse: warehouse.map(str::to_string),
+        ..Overrides::default()
+    };
+    let inputs = Inputs::load(config_path, &overrides, Purpose::Check)?;
     let queries: Vec<&QueryFile> = inputs.library.all().collect();
     // The demo root is the config's own: `check` on a fresh clone makes it
     // as `run` does, so that a data team's first `check` passes.

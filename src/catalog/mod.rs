@@ -28,24 +28,22 @@ use datafusion::datasource::listing::{
 use datafusion::prelude::{SessionContext, cast, col, ident, lit};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
-use object_store::path::Path as StorePath;
 use thiserror::Error;
-use url::Url;
 
 use crate::fault::Fault;
+use crate::storage::snapshot::SnapshotStore;
+use crate::storage::{self, Place, Role, S3Settings, StorageError};
 use read_only::ReadOnlyStore;
 
 #[derive(Debug, Error)]
 pub enum CatalogError {
-    #[error("invalid warehouse root `{root}`: {reason}")]
-    InvalidRoot { root: String, reason: String },
-    #[error("cannot reach the warehouse at {root}: {reason}")]
-    Unreachable { root: String, reason: String },
+    /// The root, the way to it, or the bucket: see [`StorageError`].
+    #[error("{0}")]
+    Storage(StorageError),
     #[error(
-        "the warehouse at {root} refused the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN): {reason}"
+        "nothing at all under the warehouse root {root}{endpoint}: is the root (or its prefix) right, and has the export run?"
     )]
-    CredentialsRefused { root: String, reason: String },
+    EmptyRoot { root: String, endpoint: String },
     #[error("warehouse table `{table}` not found: no Parquet file under {location}{needed_by}")]
     MissingTable {
         table: String,
@@ -79,13 +77,11 @@ pub enum CatalogError {
 
 impl CatalogError {
     /// Whose fault it is: the config that points at the warehouse, the
-    /// warehouse's data, or the way to it (network, credentials).
+    /// warehouse's data, or the way to it (network, credentials, bucket).
     pub fn fault(&self) -> Fault {
         match self {
-            CatalogError::InvalidRoot { .. } => Fault::Input,
-            CatalogError::Unreachable { .. } | CatalogError::CredentialsRefused { .. } => {
-                Fault::WarehouseAccess
-            }
+            CatalogError::Storage(error) if error.is_invalid_setting() => Fault::Input,
+            CatalogError::Storage(error) if error.is_access() => Fault::WarehouseAccess,
             CatalogError::MissingTable { table, .. }
                 if !CONTRACT.iter().any(|t| t.name == table.as_str()) =>
             {
@@ -97,32 +93,15 @@ impl CatalogError {
         }
     }
 
-    /// An object store error met while reading `table`: the way to the
-    /// warehouse (network, credentials) or the table itself.
-    fn from_store(root: &str, table: &str, location: &str, error: &object_store::Error) -> Self {
-        use object_store::Error as E;
-        let reason = one_line(&error.to_string());
-        match error {
-            E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
-                CatalogError::CredentialsRefused {
-                    root: root.to_string(),
-                    reason,
-                }
-            }
-            // The S3 client reports an HTTP refusal as a generic error
-            // whose words carry the status.
-            E::Generic { .. } if refused_credentials(&reason) => CatalogError::CredentialsRefused {
-                root: root.to_string(),
-                reason: s3_error_words(&reason),
-            },
-            E::Generic { .. } | E::JoinError { .. } => CatalogError::Unreachable {
-                root: root.to_string(),
-                reason: s3_error_words(&reason),
-            },
+    /// An object store error met while reading `table` of `place`: the way
+    /// to the warehouse (network, credentials, bucket) or the table itself.
+    fn from_store(place: &Place, table: &str, location: &str, error: &object_store::Error) -> Self {
+        match place.error("read", location, error) {
+            error if error.is_access() => CatalogError::Storage(error),
             _ => CatalogError::Unreadable {
                 table: table.to_string(),
                 location: location.to_string(),
-                reason,
+                reason: storage::one_line(&error.to_string()),
             },
         }
     }
@@ -130,56 +109,22 @@ impl CatalogError {
     /// A DataFusion error met while reading `table`, sorted like
     /// [`CatalogError::from_store`] when an object store error caused it.
     fn from_datafusion(
-        root: &str,
+        place: Option<&Place>,
         table: &str,
         location: &str,
         error: &datafusion::error::DataFusionError,
     ) -> Self {
-        match error.find_root() {
-            datafusion::error::DataFusionError::ObjectStore(store) => {
-                CatalogError::from_store(root, table, location, store)
+        match (error.find_root(), place) {
+            (datafusion::error::DataFusionError::ObjectStore(store), Some(place)) => {
+                CatalogError::from_store(place, table, location, store)
             }
             _ => CatalogError::Unreadable {
                 table: table.to_string(),
                 location: location.to_string(),
-                reason: one_line(&error.to_string()),
+                reason: storage::one_line(&error.to_string()),
             },
         }
     }
-}
-
-/// Whether a store's message says the server refused who we are.
-fn refused_credentials(message: &str) -> bool {
-    ["401 Unauthorized", "403 Forbidden"]
-        .iter()
-        .any(|status| message.contains(status))
-}
-
-/// An S3 error body (XML) cut down to its code and message, which say what
-/// is wrong; the request id and the XML around them do not.
-fn s3_error_words(message: &str) -> String {
-    let between = |open: &str, close: &str| {
-        let start = message.find(open)? + open.len();
-        let end = message[start..].find(close)? + start;
-        Some(
-            message[start..end]
-                .trim_start_matches("<![CDATA[")
-                .trim_end_matches("]]>")
-                .to_string(),
-        )
-    };
-    match (message.find(" <?xml"), between("<Code>", "</Code>")) {
-        (Some(xml), Some(code)) => {
-            let words = between("<Message>", "</Message>").unwrap_or_default();
-            format!("{}: {code}: {words}", &message[..xml].trim_end_matches(':'))
-        }
-        _ => message.to_string(),
-    }
-}
-
-/// Store and DataFusion messages can span lines; a CI log wants one.
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The query files that need a table, for error messages.
@@ -345,10 +290,11 @@ const EVENT_TIME: &[(&str, &str)] = &[
 
 /// A warehouse root whose object store is registered in a session.
 pub struct Warehouse {
-    /// The root as the user gave it, for messages (never holds secrets:
-    /// credentials come from the environment).
-    pub root: String,
-    url: Url,
+    /// Where the warehouse is and how it is reached; its URL never holds
+    /// secrets (credentials come from the environment).
+    place: Place,
+    /// What the session reads through: read-only, and for a remote root a
+    /// snapshot that lists each table once and fetches each file once.
     store: Arc<dyn ObjectStore>,
 }
 
@@ -358,61 +304,36 @@ impl Warehouse {
     pub fn open(
         ctx: &SessionContext,
         root: &str,
-        endpoint: Option<&str>,
+        s3: &S3Settings,
     ) -> Result<Warehouse, CatalogError> {
-        let invalid = |reason: String| CatalogError::InvalidRoot {
-            root: root.to_string(),
-            reason,
-        };
-        let url = if root.contains("://") {
-            Url::parse(root).map_err(|e| invalid(e.to_string()))?
+        let place = storage::open(root, Role::Warehouse, s3).map_err(CatalogError::Storage)?;
+        let read_only: Arc<dyn ObjectStore> =
+            Arc::new(ReadOnlyStore::new(Arc::clone(&place.store)));
+        let store: Arc<dyn ObjectStore> = if place.bucket.is_some() {
+            let snapshot = SnapshotStore::new(read_only).map_err(|error| {
+                CatalogError::Storage(StorageError::Object {
+                    role: Role::Warehouse,
+                    url: place.url.clone(),
+                    action: "make a local snapshot folder for",
+                    key: std::env::temp_dir().display().to_string(),
+                    reason: error.to_string(),
+                })
+            })?;
+            Arc::new(snapshot)
         } else {
-            Url::from_directory_path(root)
-                .map_err(|()| invalid("a local root must be an absolute path".to_string()))?
+            read_only
         };
-        let inner: Arc<dyn ObjectStore> = match url.scheme() {
-            "file" => Arc::new(object_store::local::LocalFileSystem::new()),
-            "s3" | "s3a" => {
-                let bucket = url
-                    .host_str()
-                    .filter(|b| !b.is_empty())
-                    .ok_or_else(|| invalid("an s3:// root needs a bucket".to_string()))?;
-                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-                if let Some(endpoint) = endpoint {
-                    builder = builder
-                        .with_endpoint(endpoint)
-                        .with_allow_http(endpoint.starts_with("http://"));
-                }
-                Arc::new(builder.build().map_err(|e| invalid(e.to_string()))?)
-            }
-            other => return Err(invalid(format!("unsupported scheme `{other}`"))),
-        };
-        let store: Arc<dyn ObjectStore> = Arc::new(ReadOnlyStore::new(inner));
-        let store_url = Url::parse(&format!(
-            "{}://{}",
-            url.scheme(),
-            url.host_str().unwrap_or("")
-        ))
-        .map_err(|e| invalid(e.to_string()))?;
-        ctx.register_object_store(&store_url, Arc::clone(&store));
-        Ok(Warehouse {
-            root: root.trim_end_matches('/').to_string(),
-            url,
-            store,
-        })
+        ctx.register_object_store(&place.store_url, Arc::clone(&store));
+        Ok(Warehouse { place, store })
+    }
+
+    /// The root as the user gave it, for messages.
+    pub fn root(&self) -> &str {
+        &self.place.url
     }
 
     fn table_location(&self, table: &str) -> String {
-        format!("{}/{table}/", self.root)
-    }
-
-    fn table_prefix(&self, table: &str) -> StorePath {
-        let base = self.url.path().trim_matches('/');
-        if base.is_empty() {
-            StorePath::from(table)
-        } else {
-            StorePath::from(format!("{base}/{table}"))
-        }
+        self.place.url_of(&format!("{table}/"))
     }
 
     /// Registers each of `tables` (with the queries that need them), after
@@ -436,10 +357,38 @@ impl Warehouse {
                 problems.append(&mut errors);
             }
         }
+        let all_missing = !tables.is_empty()
+            && problems.len() == tables.len()
+            && problems
+                .iter()
+                .all(|problem| matches!(problem, CatalogError::MissingTable { .. }));
+        if all_missing && self.is_empty().await {
+            // A wrong prefix (or an export that never ran): one line, not
+            // one per table.
+            return Err(vec![CatalogError::EmptyRoot {
+                root: self.place.url.clone(),
+                endpoint: self
+                    .place
+                    .endpoint
+                    .as_ref()
+                    .map(|endpoint| format!(" (endpoint {endpoint})"))
+                    .unwrap_or_default(),
+            }]);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
+        }
+    }
+
+    /// Whether nothing at all is under the root.
+    async fn is_empty(&self) -> bool {
+        let base = (!self.place.base.as_ref().is_empty()).then_some(&self.place.base);
+        match self.place.store.list_with_delimiter(base).await {
+            Ok(listing) => listing.objects.is_empty() && listing.common_prefixes.is_empty(),
+            Err(object_store::Error::NotFound { .. }) => true,
+            Err(_) => false,
         }
     }
 
@@ -452,13 +401,16 @@ impl Warehouse {
         let location = self.table_location(table);
         let unreadable = |error: datafusion::error::DataFusionError| {
             vec![CatalogError::from_datafusion(
-                &self.root, table, &location, &error,
+                Some(&self.place),
+                table,
+                &location,
+                &error,
             )]
         };
         // Look before registering: DataFusion would report a missing table
         // as an empty schema or an IO error deep in planning, and would
         // skip a zero-byte file (a broken export) without a word.
-        let prefix = self.table_prefix(table);
+        let prefix = self.place.key(table);
         let files: Vec<object_store::ObjectMeta> = match self
             .store
             .list(Some(&prefix))
@@ -470,7 +422,10 @@ impl Warehouse {
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
             Err(error) => {
                 return Err(vec![CatalogError::from_store(
-                    &self.root, table, &location, &error,
+                    &self.place,
+                    table,
+                    &location,
+                    &error,
                 )]);
             }
         };
@@ -497,13 +452,10 @@ impl Warehouse {
             }]);
         }
 
-        let table_url = ListingTableUrl::parse(format!(
-            "{}://{}/{}/",
-            self.url.scheme(),
-            self.url.host_str().unwrap_or(""),
-            prefix
-        ))
-        .map_err(unreadable)?;
+        let store_url = self.place.store_url.as_str();
+        let separator = if store_url.ends_with('/') { "" } else { "/" };
+        let table_url = ListingTableUrl::parse(format!("{store_url}{separator}{prefix}/"))
+            .map_err(unreadable)?;
         let state = ctx.state();
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -552,7 +504,7 @@ pub async fn segment_values(
 ) -> Result<Vec<SegmentValue>, CatalogError> {
     let location = format!("column `{column}`");
     let unreadable = |error: datafusion::error::DataFusionError| {
-        CatalogError::from_datafusion("the warehouse", "clients", &location, &error)
+        CatalogError::from_datafusion(None, "clients", &location, &error)
     };
     let clients = ctx.table("clients").await.map_err(unreadable)?;
     if clients
@@ -704,10 +656,7 @@ fn check_contract(
 
 /// The local folder of a `file://` or plain-path root, if it is local.
 pub fn local_root(root: &str) -> Option<std::path::PathBuf> {
-    if root.starts_with("file://") {
-        return Url::parse(root).ok()?.to_file_path().ok();
-    }
-    (!root.contains("://")).then(|| std::path::PathBuf::from(root))
+    storage::local_path(root)
 }
 
 /// The names of the contract's tables.

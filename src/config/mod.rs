@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 pub use benchmarks::{Benchmark, Benchmarks, Direction, SegmentTarget};
-pub use yaml::{line_containing, line_of_entry};
+pub use yaml::{line_containing, line_of_entry, line_of_top_level_key};
 
 use crate::calendar::BusinessCalendar;
 use crate::diagnostic::{self, Diagnostic};
@@ -24,6 +24,7 @@ use crate::metrics::QuerySettings;
 use crate::metrics::udf::UdfSettings;
 use crate::period::Window;
 pub use crate::report::render::Layout;
+use crate::storage::{Addressing, S3Settings};
 
 /// The largest number of retries `delivery.retries` may ask for: each
 /// waits longer than the last, up to [`MAX_RETRY_PAUSE_SECONDS`].
@@ -48,6 +49,8 @@ struct RawConfig {
     audiences: Option<Vec<RawAudience>>,
     delivery: Option<RawDelivery>,
     business_calendar: Option<RawCalendar>,
+    s3: Option<RawS3>,
+    archive: Option<String>,
 }
 
 impl RawConfig {
@@ -62,6 +65,8 @@ impl RawConfig {
         self.audiences = self.audiences.take().or(other.audiences);
         self.delivery = self.delivery.take().or(other.delivery);
         self.business_calendar = self.business_calendar.take().or(other.business_calendar);
+        self.s3 = self.s3.take().or(other.s3);
+        self.archive = self.archive.take().or(other.archive);
     }
 }
 
@@ -69,11 +74,29 @@ impl RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawWarehouse {
     root: String,
-    /// An S3-compatible endpoint other than AWS's; credentials never here.
-    endpoint: Option<String>,
     #[serde(default)]
     generate_demo_if_missing: bool,
 }
+
+/// How to reach S3-compatible storage (warehouse and archive); every key
+/// optional, over the standard AWS variables. Never a secret.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    endpoint: Option<String>,
+    region: Option<String>,
+    addressing: Option<Addressing>,
+    allow_http: Option<bool>,
+    timeout_seconds: Option<u64>,
+    connect_timeout_seconds: Option<u64>,
+    retries: Option<u32>,
+    retry_timeout_seconds: Option<u64>,
+}
+
+/// The most retries `s3.retries` may ask for.
+pub const MAX_S3_RETRIES: u32 = 20;
+/// The longest `s3.*_seconds` may be.
+pub const MAX_S3_SECONDS: u64 = 900;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +234,11 @@ pub struct Config {
     pub delivery: Delivery,
     /// Business hours for durations; `None` for calendar time.
     pub calendar: Option<BusinessCalendar>,
+    /// How to reach `s3://` places.
+    pub s3: S3Settings,
+    /// Where every run's artefacts and ledger are kept beyond the out
+    /// folder (a folder or `s3://bucket/prefix`); `None` for nowhere.
+    pub archive: Option<String>,
 }
 
 impl Config {
@@ -236,7 +264,6 @@ impl Config {
 pub struct WarehouseConfig {
     /// `s3://bucket/prefix`, `file:///abs/path` or a path (made absolute).
     pub root: String,
-    pub endpoint: Option<String>,
     pub generate_demo_if_missing: bool,
 }
 
@@ -416,7 +443,6 @@ fn validate(
             }
             Some(WarehouseConfig {
                 root,
-                endpoint: warehouse.endpoint,
                 generate_demo_if_missing: warehouse.generate_demo_if_missing,
             })
         }
@@ -646,6 +672,12 @@ fn validate(
             .ok()
     });
 
+    let s3 = raw
+        .s3
+        .map(|raw| s3_settings(raw, path, yaml::line_of_top_level_key(text, "s3"), problems))
+        .unwrap_or_default();
+    let archive = raw.archive.map(|archive| resolve_root(base, &archive));
+
     let benchmarks_file =
         normalize(&base.join(raw.benchmarks.as_deref().unwrap_or("benchmarks.yaml")));
     let benchmarks = match diagnostic::read_text(&benchmarks_file) {
@@ -671,9 +703,63 @@ fn validate(
             audiences,
             delivery: delivery?,
             calendar,
+            s3,
+            archive,
         })
     })();
     (config, files)
+}
+
+/// The `s3` section over the defaults, every problem reported.
+fn s3_settings(
+    raw: RawS3,
+    path: &Path,
+    line: Option<usize>,
+    problems: &mut Vec<Diagnostic>,
+) -> S3Settings {
+    let defaults = S3Settings::default();
+    let mut problem = |message: String| problems.push(Diagnostic::at_line(path, line, message));
+    if let Some(endpoint) = &raw.endpoint {
+        let scheme = url::Url::parse(endpoint).map(|url| url.scheme().to_string());
+        if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+            problem(format!(
+                "s3.endpoint `{endpoint}` is not an http:// or https:// URL"
+            ));
+        }
+    }
+    if raw.retries.is_some_and(|retries| retries > MAX_S3_RETRIES) {
+        problem(format!("s3.retries: at most {MAX_S3_RETRIES}"));
+    }
+    let mut seconds = |key: &str, value: Option<u64>, default: std::time::Duration| match value {
+        None => default,
+        Some(value) if (1..=MAX_S3_SECONDS).contains(&value) => {
+            std::time::Duration::from_secs(value)
+        }
+        Some(value) => {
+            problem(format!(
+                "s3.{key} is {value}; it must be between 1 and {MAX_S3_SECONDS}"
+            ));
+            default
+        }
+    };
+    S3Settings {
+        timeout: seconds("timeout_seconds", raw.timeout_seconds, defaults.timeout),
+        connect_timeout: seconds(
+            "connect_timeout_seconds",
+            raw.connect_timeout_seconds,
+            defaults.connect_timeout,
+        ),
+        retry_timeout: seconds(
+            "retry_timeout_seconds",
+            raw.retry_timeout_seconds,
+            defaults.retry_timeout,
+        ),
+        endpoint: raw.endpoint,
+        region: raw.region,
+        addressing: raw.addressing,
+        allow_http: raw.allow_http,
+        retries: raw.retries.unwrap_or(defaults.retries),
+    }
 }
 
 fn calendar(raw: RawCalendar, default_zone: Tz) -> Result<BusinessCalendar, String> {

@@ -21,6 +21,7 @@ use thiserror::Error;
 use writer::{Cell, Kind, TableWriter, at, text};
 
 use crate::fault::Fault;
+use crate::storage::{self, Role, S3Settings, StorageError};
 
 /// The demo warehouse's own marker: written first (incomplete) when the
 /// generator claims an empty folder, and again (complete) when every table
@@ -73,6 +74,9 @@ pub enum DemoError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The bucket or the way to it.
+    #[error("{0}")]
+    Storage(StorageError),
 }
 
 impl DemoError {
@@ -80,6 +84,9 @@ impl DemoError {
         match self {
             DemoError::NotOurs { .. } => Fault::Input,
             DemoError::Io { .. } => Fault::Internal,
+            DemoError::Storage(error) if error.is_invalid_setting() => Fault::Input,
+            DemoError::Storage(error) if error.is_access() => Fault::WarehouseAccess,
+            DemoError::Storage(_) => Fault::Internal,
         }
     }
 }
@@ -156,6 +163,84 @@ pub fn generate(root: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     }
     std::fs::remove_dir(&staging).map_err(io(&staging))?;
     write_marker(root, options, true)
+}
+
+/// Writes the demo warehouse to `url`, a prefix of an S3-compatible bucket
+/// (`s3://bucket/prefix`), under the same rule as a folder: the prefix must
+/// hold nothing, or a demo warehouse the generator made. Tables are made in
+/// a local temporary folder, then uploaded whole, one object each; the
+/// marker says complete only once all of them are in the bucket.
+pub async fn generate_remote(
+    url: &str,
+    options: &DemoOptions,
+    s3: &S3Settings,
+) -> Result<(), DemoError> {
+    let place = storage::open(url, Role::DemoWarehouse, s3).map_err(DemoError::Storage)?;
+    let mut names = place.list_names().await.map_err(DemoError::Storage)?;
+    names.sort();
+    let ours = names.iter().any(|name| name == COMPLETE_MARKER);
+    let foreign: Vec<&String> = names
+        .iter()
+        .filter(|name| {
+            let table = name.split('/').next().unwrap_or_default();
+            !ours || !(name.as_str() == COMPLETE_MARKER || TABLES.contains(&table))
+        })
+        .collect();
+    if let Some(first) = foreign.first() {
+        return Err(DemoError::NotOurs {
+            path: PathBuf::from(url),
+            found: match foreign.len() {
+                1 => format!("`{first}`"),
+                n => format!("`{first}` and {} other objects", n - 1),
+            },
+        });
+    }
+    let marker = |complete| {
+        serde_json::to_vec(&Marker {
+            scale: options.scale,
+            seed: options.seed,
+            end: options.end.to_string(),
+            currency: CURRENCY.to_string(),
+            complete,
+        })
+        .unwrap_or_default()
+    };
+    place
+        .write(COMPLETE_MARKER, marker(false))
+        .await
+        .map_err(DemoError::Storage)?;
+    let staging = tempfile::Builder::new()
+        .prefix("clientpulse-demo-")
+        .tempdir()
+        .map_err(|source| DemoError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    write_tables(staging.path(), options).map_err(|source| DemoError::Io {
+        path: staging.path().to_path_buf(),
+        source,
+    })?;
+    for table in TABLES {
+        let folder = staging.path().join(table);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .and_then(|entries| entries.map(|entry| entry.map(|e| e.path())).collect())
+            .map_err(|source| DemoError::Io {
+                path: folder.clone(),
+                source,
+            })?;
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            place
+                .upload(&format!("{table}/{name}"), &file)
+                .await
+                .map_err(DemoError::Storage)?;
+        }
+    }
+    place
+        .write(COMPLETE_MARKER, marker(true))
+        .await
+        .map_err(DemoError::Storage)
 }
 
 /// Makes `root` the generator's own: checks that it is missing, empty or
