@@ -16,6 +16,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::evaluate;
 use crate::metrics::{self, QueryFile, QueryLibrary};
 use crate::report::render::Templates;
+use crate::storage::{self, Role};
 
 /// Which command the inputs are prepared for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +157,12 @@ fn prepare(
     }
     problems.extend(out_inside_warehouse(&config));
     problems.extend(archive_inside_warehouse(&config));
+    if let Some(archive) = &config.archive
+        && let Err(error) = storage::open(archive, Role::Archive, &config.s3)
+    {
+        let line = config::line_of_top_level_key(&config.source_text, "archive");
+        problems.push(Diagnostic::at_line(&config.source, line, error.to_string()));
+    }
     for id in config.benchmarks.by_metric.keys() {
         if !library.contains(id) && !metrics::SPEC_METRIC_IDS.contains(&id.as_str()) {
             problems.push(Diagnostic::at_line(

@@ -36,7 +36,8 @@ fn a_date_partitioned_table_is_pruned_to_the_window() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let ctx = metrics::new_session(&Default::default()).expect("session");
-        let warehouse = Warehouse::open(&ctx, &root.display().to_string(), None).expect("open");
+        let warehouse =
+            Warehouse::open(&ctx, &root.display().to_string(), &Default::default()).expect("open");
         warehouse
             .register_tables(&ctx, &[("usage_events".to_string(), NeededBy::default())])
             .await

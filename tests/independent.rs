@@ -10,12 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 
-use crate::support::warehouse::micros;
+use crate::support::warehouse::{instants, micros, partition_by_day, read_table, write_batches};
 use crate::support::{DEFAULT_DELIVERY, Project, clientpulse, metric, run, stderr};
 
 const DAY: i64 = 86_400_000_000;
@@ -61,31 +59,6 @@ pub const CATALOGUE: &[&str] = &[
     "feedback",
 ];
 
-fn read_table(root: &Path, table: &str) -> Vec<RecordBatch> {
-    let mut files = Vec::new();
-    let mut folders = vec![root.join(table)];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(folder).expect("table folder") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|x| x == "parquet") {
-                files.push(path);
-            }
-        }
-    }
-    let mut batches = Vec::new();
-    for path in files {
-        let file = std::fs::File::open(path).expect("open parquet");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
-        batches.extend(reader.map(|b| b.expect("batch")));
-    }
-    batches
-}
-
 fn texts(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
     let array = cast(batch.column_by_name(column).expect(column), &DataType::Utf8).expect("utf8");
     let array = array.as_string::<i32>();
@@ -101,18 +74,6 @@ fn numbers(batch: &RecordBatch, column: &str) -> Vec<Option<f64>> {
     )
     .expect("f64");
     let array = array.as_primitive::<Float64Type>();
-    (0..array.len())
-        .map(|i| array.is_valid(i).then(|| array.value(i)))
-        .collect()
-}
-
-fn instants(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
-    let array = cast(
-        batch.column_by_name(column).expect(column),
-        &DataType::Int64,
-    )
-    .expect("i64");
-    let array = array.as_primitive::<Int64Type>();
     (0..array.len())
         .map(|i| array.is_valid(i).then(|| array.value(i)))
         .collect()
@@ -696,47 +657,7 @@ fn rewrite_as_double_and_partitioned(root: &Path) {
         std::fs::remove_dir_all(root.join(table)).expect("rm");
         write_batches(&root.join(table).join("part-0.parquet"), &batches);
     }
-    let usage = read_table(root, "usage_events");
-    std::fs::remove_dir_all(root.join("usage_events")).expect("rm");
-    let mut days: BTreeSet<i64> = BTreeSet::new();
-    for batch in &usage {
-        days.extend(
-            instants(batch, "occurred_at")
-                .into_iter()
-                .flatten()
-                .map(|t| t.div_euclid(DAY)),
-        );
-    }
-    for day in days {
-        let parts: Vec<RecordBatch> = usage
-            .iter()
-            .map(|batch| {
-                let keep: datafusion::arrow::array::BooleanArray = instants(batch, "occurred_at")
-                    .into_iter()
-                    .map(|t| Some(t.is_some_and(|t| t.div_euclid(DAY) == day)))
-                    .collect();
-                filter_record_batch(batch, &keep).expect("filter")
-            })
-            .filter(|b| b.num_rows() > 0)
-            .collect();
-        let date = chrono::DateTime::from_timestamp_micros(day * DAY)
-            .expect("date")
-            .date_naive();
-        write_batches(
-            &root.join(format!("usage_events/date={date}/part-0.parquet")),
-            &parts,
-        );
-    }
-}
-
-fn write_batches(path: &Path, batches: &[RecordBatch]) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let file = std::fs::File::create(path).expect("create");
-    let mut writer = ArrowWriter::try_new(file, batches[0].schema(), None).expect("writer");
-    for batch in batches {
-        writer.write(batch).expect("write");
-    }
-    writer.close().expect("close");
+    partition_by_day(root, "usage_events", "occurred_at");
 }
 
 #[test]

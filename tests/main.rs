@@ -30,6 +30,11 @@
 //! - `reproducible`: the same week gives the same bytes in a single run,
 //!   a backfill, run after run and with any number of partitions; money
 //!   sums are exact.
+//! - `s3`: the warehouse and the archive in a real S3-compatible server:
+//!   the same figures as on disk (flat and partitioned), requests that do
+//!   not grow with metrics or weeks, a fresh runner that never sends
+//!   twice, and faults (500s, resets, silence, a missing bucket or
+//!   prefix, refused credentials) through a proxy, each ending cleanly.
 //! - `secrets`: recognisable secrets (S3 key, SMTP passwords) never reach
 //!   stdout, stderr, report.json, the ledger or the outbox.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
@@ -47,6 +52,7 @@ mod metrics_sql;
 mod never_writes;
 mod parsers;
 mod reproducible;
+mod s3;
 mod secrets;
 mod sql_logic;
 mod worked_examples;

@@ -22,7 +22,8 @@ pub fn figure(root: &std::path::Path, id: &str) -> MetricValue {
         assert!(problems.is_empty(), "{problems:?}");
         let query = library.select(id, None).expect("query exists");
         let ctx = metrics::new_session(&Default::default()).expect("session");
-        let warehouse = Warehouse::open(&ctx, &root.display().to_string(), None).expect("open");
+        let warehouse =
+            Warehouse::open(&ctx, &root.display().to_string(), &Default::default()).expect("open");
         let tables: Vec<(String, NeededBy)> = metrics::tables_read(&ctx, query)
             .expect("parses")
             .into_iter()

@@ -1,13 +1,16 @@
 //! A run's snapshot of a remote warehouse: each prefix listed once, each
-//! object downloaded once (whole, on first read, into a temporary folder
-//! deleted with the store), every later listing and read served from that.
+//! object's footer read once and each object downloaded once (whole, on
+//! first read of its data, into a temporary folder deleted with the store),
+//! every later listing and read served from those.
 //!
 //! Why: a report runs every metric for the week, each of its trend weeks
 //! and each segment: hundreds of scans of the same few tables. Read from S3
 //! scan by scan, the number of requests (and the bill, and the exposure to
 //! a flaky network) would grow with the number of metrics, weeks and
-//! segments; through the snapshot it is one listing per table and one GET
-//! per file the windows need, whatever the report asks. And every query of
+//! segments; through the snapshot it is one listing per table, one footer
+//! read per file (its schema) and one GET per file the windows need,
+//! whatever the report asks. A file smaller than the footer read is whole
+//! after it. And every query of
 //! a run sees the same files, even if an export lands in the middle of it.
 //!
 //! Files no query reads (date partitions outside every window) are never
@@ -27,9 +30,9 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    RenameOptions, Result,
+    CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload,
+    PutResult, RenameOptions, Result,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
@@ -49,7 +52,16 @@ struct Shared {
     local: LocalFileSystem,
     listings: Mutex<HashMap<String, Arc<OnceCell<Listing>>>>,
     downloads: Mutex<HashMap<Path, Arc<OnceCell<ObjectMeta>>>>,
+    tails: Mutex<HashMap<Path, Arc<OnceCell<Tail>>>>,
     next_temp: AtomicU64,
+}
+
+/// The end of an object, from `start` to its last byte, read for its
+/// footer (Parquet keeps its schema and statistics there) and kept in a
+/// local file.
+struct Tail {
+    start: u64,
+    file: PathBuf,
 }
 
 impl SnapshotStore {
@@ -67,6 +79,7 @@ impl SnapshotStore {
                 local,
                 listings: Mutex::new(HashMap::new()),
                 downloads: Mutex::new(HashMap::new()),
+                tails: Mutex::new(HashMap::new()),
                 next_temp: AtomicU64::new(0),
             }),
         })
@@ -191,12 +204,93 @@ impl Shared {
         Ok(meta.clone())
     }
 
+    /// Whether `location` is downloaded already.
+    fn is_downloaded(&self, location: &Path) -> bool {
+        self.downloads
+            .lock()
+            .ok()
+            .and_then(|downloads| downloads.get(location).map(|cell| cell.initialized()))
+            .unwrap_or(false)
+    }
+
+    /// The tail of `location` from `start`, read once; `None` when the
+    /// tail read so far begins after `start`.
+    async fn tail(&self, location: &Path, start: u64, size: u64) -> Result<Option<Arc<TailRead>>> {
+        let cell = {
+            let mut tails = self.tails.lock().map_err(poisoned)?;
+            Arc::clone(tails.entry(location.clone()).or_default())
+        };
+        let tail = cell
+            .get_or_try_init(|| async {
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(start..size)),
+                    ..GetOptions::default()
+                };
+                let bytes = self
+                    .inner
+                    .get_opts(location, options)
+                    .await?
+                    .bytes()
+                    .await?;
+                let file = self.folder.path().join(format!(
+                    ".tail-{}",
+                    self.next_temp.fetch_add(1, Ordering::Relaxed)
+                ));
+                tokio::fs::write(&file, &bytes).await.map_err(io_error)?;
+                Ok::<_, object_store::Error>(Tail { start, file })
+            })
+            .await?;
+        if tail.start > start {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(TailRead {
+            start: tail.start,
+            file: tail.file.clone(),
+        })))
+    }
+
     fn local_file(&self, location: &Path) -> PathBuf {
         location
             .parts()
             .fold(self.folder.path().to_path_buf(), |path, part| {
                 path.join(part.as_ref())
             })
+    }
+}
+
+/// Where a tail is kept, for one read.
+struct TailRead {
+    start: u64,
+    file: PathBuf,
+}
+
+impl TailRead {
+    async fn bytes(&self, range: &Range<u64>) -> Result<Bytes> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let mut file = tokio::fs::File::open(&self.file).await.map_err(io_error)?;
+        file.seek(std::io::SeekFrom::Start(range.start - self.start))
+            .await
+            .map_err(io_error)?;
+        let mut bytes = vec![0; (range.end - range.start) as usize];
+        file.read_exact(&mut bytes).await.map_err(io_error)?;
+        Ok(Bytes::from(bytes))
+    }
+}
+
+fn io_error(error: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "snapshot",
+        source: Box::new(error),
+    }
+}
+
+/// The byte range a read asks for, in an object of `size` bytes.
+fn requested(range: Option<&GetRange>, size: u64) -> Range<u64> {
+    match range {
+        None => 0..size,
+        Some(GetRange::Bounded(range)) => range.start..range.end.min(size),
+        Some(GetRange::Offset(start)) => *start..size,
+        Some(GetRange::Suffix(length)) => size.saturating_sub(*length)..size,
     }
 }
 
@@ -251,6 +345,27 @@ impl ObjectStore for SnapshotStore {
             }
             return shared.inner.get_opts(location, options).await;
         }
+        // A read of the end of a file not downloaded yet (a footer, the
+        // schema) is served by one tail read; any other read downloads the
+        // whole file.
+        if !shared.is_downloaded(location)
+            && let Some(meta) = shared.listed(location)
+        {
+            let range = requested(options.range.as_ref(), meta.size);
+            let whole = range.start == 0 && range.end >= meta.size;
+            if !whole
+                && range.end == meta.size
+                && let Some(tail) = shared.tail(location, range.start, meta.size).await?
+            {
+                let bytes = tail.bytes(&range).await?;
+                return Ok(GetResult {
+                    payload: GetResultPayload::Stream(stream::once(async { Ok(bytes) }).boxed()),
+                    range,
+                    meta,
+                    attributes: Default::default(),
+                });
+            }
+        }
         let meta = shared.download(location).await?;
         let mut result = shared
             .local
@@ -268,6 +383,30 @@ impl ObjectStore for SnapshotStore {
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let shared = &self.shared;
+        if !shared.is_downloaded(location)
+            && let Some(meta) = shared.listed(location)
+            && let Some(first) = ranges.iter().map(|range| range.start).min()
+            && first > 0
+            && ranges.iter().all(|range| range.end <= meta.size)
+        {
+            // Ranges inside a tail read already (a page index next to the
+            // footer) are served from it.
+            let cell = shared
+                .tails
+                .lock()
+                .ok()
+                .and_then(|tails| tails.get(location).cloned());
+            if cell.is_some_and(|cell| cell.get().is_some_and(|tail| tail.start <= first))
+                && let Some(tail) = shared.tail(location, first, meta.size).await?
+            {
+                let mut parts = Vec::with_capacity(ranges.len());
+                for range in ranges {
+                    parts.push(tail.bytes(range).await?);
+                }
+                return Ok(parts);
+            }
+        }
         self.shared.download(location).await?;
         self.shared.local.get_ranges(location, ranges).await
     }

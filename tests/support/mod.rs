@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod s3_proxy;
 pub mod warehouse;
 
 use std::io::{BufRead, BufReader};
@@ -277,6 +278,48 @@ impl Server {
             .status()
             .expect("run s3_upload.py");
         assert!(status.success(), "upload to S3 failed");
+    }
+
+    /// Creates an empty bucket.
+    pub fn create_bucket(&self, bucket: &str) {
+        let empty = tempfile::tempdir().expect("temp dir");
+        self.upload(bucket, "", empty.path());
+    }
+
+    /// Every object of `bucket`: key and size.
+    pub fn objects(&self, bucket: &str) -> Vec<(String, u64)> {
+        let output = Command::new(tool("python"))
+            .arg(repo().join("tests/support/s3_list.py"))
+            .args([&self.endpoint(), bucket])
+            .output()
+            .expect("run s3_list.py");
+        assert!(output.status.success(), "listing {bucket} failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let (key, size) = line.split_once('\t')?;
+                Some((key.to_string(), size.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The bytes of one object.
+    pub fn object(&self, bucket: &str, key: &str) -> Vec<u8> {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let target = folder.path().join("object");
+        let status = Command::new(tool("python"))
+            .args([
+                "-c",
+                "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').download_file(sys.argv[2], sys.argv[3], sys.argv[4])",
+                &self.endpoint(),
+                bucket,
+                key,
+            ])
+            .arg(&target)
+            .status()
+            .expect("run python");
+        assert!(status.success(), "download of {bucket}/{key} failed");
+        std::fs::read(target).expect("downloaded object")
     }
 
     /// The AWS variables that point a client at this server.

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clientpulse::catalog::{CONTRACT, ColumnKind};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::array::{
     ArrayRef, Decimal128Array, Float64Array, Int32Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// How money columns are stored: both must work (warehouse.md).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -236,4 +239,92 @@ pub fn client(id: &'static str, segment: &'static str) -> Vec<V> {
 /// The names of the contract's tables.
 pub fn contract_tables() -> Vec<&'static str> {
     CONTRACT.iter().map(|t| t.name).collect()
+}
+
+/// Every record batch of `table`'s Parquet files, in any folder layout.
+pub fn read_table(root: &Path, table: &str) -> Vec<RecordBatch> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.join(table)];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).expect("table folder") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|x| x == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    let mut batches = Vec::new();
+    for path in files {
+        let file = std::fs::File::open(path).expect("open parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        batches.extend(reader.map(|b| b.expect("batch")));
+    }
+    batches
+}
+
+/// A timestamp column as microseconds.
+pub fn instants(batch: &RecordBatch, column: &str) -> Vec<Option<i64>> {
+    let array = cast(
+        batch.column_by_name(column).expect(column),
+        &DataType::Int64,
+    )
+    .expect("i64");
+    let array = array.as_primitive::<Int64Type>();
+    (0..array.len())
+        .map(|i| array.is_valid(i).then(|| array.value(i)))
+        .collect()
+}
+
+/// Writes `batches` as one Parquet file at `path`.
+pub fn write_batches(path: &Path, batches: &[RecordBatch]) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer = ArrowWriter::try_new(file, batches[0].schema(), None).expect("writer");
+    for batch in batches {
+        writer.write(batch).expect("write");
+    }
+    writer.close().expect("close");
+}
+
+/// Rewrites `table` as Hive partitions by day of `column`
+/// (`<table>/date=2026-11-20/part-0.parquet`), as many warehouses keep
+/// their event tables.
+pub fn partition_by_day(root: &Path, table: &str, column: &str) {
+    const DAY: i64 = 86_400_000_000;
+    let rows = read_table(root, table);
+    std::fs::remove_dir_all(root.join(table)).expect("rm");
+    let mut days: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+    for batch in &rows {
+        days.extend(
+            instants(batch, column)
+                .into_iter()
+                .flatten()
+                .map(|t| t.div_euclid(DAY)),
+        );
+    }
+    for day in days {
+        let parts: Vec<RecordBatch> = rows
+            .iter()
+            .map(|batch| {
+                let keep: datafusion::arrow::array::BooleanArray = instants(batch, column)
+                    .into_iter()
+                    .map(|t| Some(t.is_some_and(|t| t.div_euclid(DAY) == day)))
+                    .collect();
+                filter_record_batch(batch, &keep).expect("filter")
+            })
+            .filter(|b| b.num_rows() > 0)
+            .collect();
+        let date = chrono::DateTime::from_timestamp_micros(day * DAY)
+            .expect("date")
+            .date_naive();
+        write_batches(
+            &root.join(format!("{table}/date={date}/part-0.parquet")),
+            &parts,
+        );
+    }
 }
