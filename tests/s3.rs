@@ -1,6 +1,7 @@
 //! The warehouse and the archive on S3-compatible storage: moto's server
-//! over HTTP on loopback, a fresh bucket per test, and a proxy in front of
-//! it (`support::s3_proxy`) that counts requests and injects faults.
+//! over HTTP on loopback (and s3rver, a second implementation), a fresh
+//! bucket per test, and a proxy in front of moto (`support::s3_proxy`)
+//! that counts requests and injects faults.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -8,27 +9,38 @@ use std::time::{Duration, Instant};
 use crate::support::s3_proxy::{Plan, Proxy};
 use crate::support::warehouse::partition_by_day;
 use crate::support::{
-    Project, assert_clean_failure, clientpulse, eml_files, run, start_s3, start_s3_with_auth,
-    start_smtp, stderr, stdout,
+    Project, Server, assert_clean_failure, clientpulse, eml_files, run, start_s3,
+    start_s3_with_auth, start_s3rver, start_smtp, stderr, stdout,
 };
 
 const END: &str = "2026-11-25";
 const WEEK: &str = "2026-W47";
 
-/// The AWS variables of a user pointing clientpulse at `endpoint`.
+/// The AWS variables of a user pointing clientpulse at `endpoint` (moto,
+/// or the proxy in front of it).
 fn aws<'a>(command: &'a mut Command, endpoint: &str) -> &'a mut Command {
+    aws_with(command, endpoint, "test")
+}
+
+/// The same with the access key (and secret) `key`.
+fn aws_with<'a>(command: &'a mut Command, endpoint: &str, key: &str) -> &'a mut Command {
     command
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", key)
         .env("AWS_REGION", "us-east-1")
 }
 
 fn demo_data(out: &str, endpoint: &str) {
-    let output = run(aws(
+    demo_data_with(out, endpoint, "test");
+}
+
+fn demo_data_with(out: &str, endpoint: &str, key: &str) {
+    let output = run(aws_with(
         clientpulse().args(["demo-data", "--out", out, "--end", END, "--seed", "21"]),
         endpoint,
+        key,
     ));
     assert!(output.status.success(), "{}", stderr(&output));
 }
@@ -174,10 +186,37 @@ fn requests_do_not_grow_with_metrics_weeks_or_segments() {
 #[test]
 fn the_archive_keeps_every_run_and_a_fresh_runner_never_sends_twice() {
     let s3 = start_s3();
-    let endpoint = s3.endpoint();
     s3.create_bucket("wh-archive");
     s3.create_bucket("history");
-    demo_data("s3://wh-archive/cs", &endpoint);
+    archive_round_trip(&s3);
+}
+
+/// A second S3 implementation (s3rver), to catch behaviour only moto has:
+/// the same figures as on disk, and the archive across runners.
+#[test]
+fn a_second_s3_server_gives_the_same_figures_and_keeps_the_archive() {
+    let s3rver = start_s3rver(&["wh-archive", "history"]);
+    let local = Project::new("warehouse");
+    let root = local.path().join("warehouse");
+    demo_data(&root.display().to_string(), &s3rver.endpoint());
+    let on_disk = report(&local, &s3rver.endpoint(), &[]);
+    archive_round_trip(&s3rver);
+    let remote = Project::new("s3://wh-archive/cs");
+    let output = run(aws_with(
+        &mut remote.command(&["run", "--period", WEEK]),
+        &s3rver.endpoint(),
+        s3rver.key,
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(on_disk["metrics"], remote.report_json(WEEK)["metrics"]);
+}
+
+/// The demo into `wh-archive/cs`, then two runners with empty out folders
+/// and one archive in `history`: the first sends and archives, the second
+/// sends nothing.
+fn archive_round_trip(s3: &Server) {
+    let endpoint = s3.endpoint();
+    demo_data_with("s3://wh-archive/cs", &endpoint, s3.key);
     let inbox = tempfile::tempdir().expect("inbox");
     let smtp = start_smtp(inbox.path(), &[]);
     let smtp_url = format!("smtp://127.0.0.1:{}", smtp.port);
@@ -186,11 +225,12 @@ fn the_archive_keeps_every_run_and_a_fresh_runner_never_sends_twice() {
     let first = Project::new("s3://wh-archive/cs");
     first.write_config("s3://wh-archive/cs", delivery);
     add_to_config(&first, "archive: s3://history/clientpulse\n");
-    let output = run(aws(
+    let output = run(aws_with(
         first
             .command(&["run", "--period", WEEK])
             .env("CLIENTPULSE_SMTP_URL", &smtp_url),
         &endpoint,
+        s3.key,
     ));
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(eml_files(inbox.path()).len(), 3);
@@ -221,14 +261,16 @@ fn the_archive_keeps_every_run_and_a_fresh_runner_never_sends_twice() {
         .count();
     assert_eq!(messages, 3);
     let local_json = std::fs::read(first.out().join(WEEK).join("report.json")).expect("json");
-    let archived_json = s3.object("history", &format!("{prefix}report.json"));
-    assert_eq!(local_json, archived_json);
+    assert_eq!(
+        local_json,
+        s3.object("history", &format!("{prefix}report.json"))
+    );
 
     // A fresh CI runner: an empty out folder, the same archive (given by
     // the flag this time). Nothing is sent again.
     let second = Project::new("s3://wh-archive/cs");
     second.write_config("s3://wh-archive/cs", delivery);
-    let output = run(aws(
+    let output = run(aws_with(
         second
             .command(&[
                 "run",
@@ -239,6 +281,7 @@ fn the_archive_keeps_every_run_and_a_fresh_runner_never_sends_twice() {
             ])
             .env("CLIENTPULSE_SMTP_URL", &smtp_url),
         &endpoint,
+        s3.key,
     ));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
@@ -247,9 +290,6 @@ fn the_archive_keeps_every_run_and_a_fresh_runner_never_sends_twice() {
         stdout(&output)
     );
     assert_eq!(eml_files(inbox.path()).len(), 3, "nothing sent twice");
-
-    // Without the archive, the same fresh runner would have sent again:
-    // the archive is what prevented it.
     let ledger =
         String::from_utf8(s3.object("history", &format!("{prefix}sent.json"))).expect("utf-8");
     assert_eq!(ledger.matches("message_id").count(), 3);

@@ -187,11 +187,14 @@ pub fn metric<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Va
         .unwrap_or_else(|| panic!("metric {id} in report.json"))
 }
 
-/// A program from the test virtualenv that `.ci/test` makes, or PATH.
+/// A program from the test virtualenv or node folder that `.ci/test`
+/// makes, or PATH.
 fn tool(name: &str) -> PathBuf {
-    let venv = repo().join("target/test-venv/bin").join(name);
-    if venv.exists() {
-        return venv;
+    for folder in ["target/test-venv/bin", "target/test-node/node_modules/.bin"] {
+        let installed = repo().join(folder).join(name);
+        if installed.exists() {
+            return installed;
+        }
     }
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -228,6 +231,8 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The access key id (and secret) an S3 server accepts.
+    pub key: &'static str,
 }
 
 impl Drop for Server {
@@ -261,8 +266,41 @@ fn start_moto(auth: bool) -> Server {
         .spawn()
         .expect("start moto_server");
     wait_for_port(port, &mut child, "moto_server");
-    Server { child, port }
+    Server {
+        child,
+        port,
+        key: "test",
+    }
 }
+
+/// s3rver (npm), a second S3-compatible server, with `buckets` made; it
+/// knows one key pair, [`S3RVER_KEY`] for both id and secret.
+pub fn start_s3rver(buckets: &[&str]) -> Server {
+    let port = free_port();
+    let data = tempfile::tempdir().expect("temp dir").keep();
+    let mut command = Command::new(tool("s3rver"));
+    command
+        .arg("-d")
+        .arg(&data)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--silent"]);
+    for bucket in buckets {
+        command.args(["--configure-bucket", bucket]);
+    }
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start s3rver");
+    wait_for_port(port, &mut child, "s3rver");
+    Server {
+        child,
+        port,
+        key: S3RVER_KEY,
+    }
+}
+
+/// The one access key (and secret) s3rver accepts.
+pub const S3RVER_KEY: &str = "S3RVER";
 
 impl Server {
     pub fn endpoint(&self) -> String {
@@ -273,6 +311,7 @@ impl Server {
     pub fn upload(&self, bucket: &str, prefix: &str, folder: &Path) {
         let status = Command::new(tool("python"))
             .arg(repo().join("tests/support/s3_upload.py"))
+            .env("S3_TEST_KEY", self.key)
             .args([&self.endpoint(), bucket, prefix])
             .arg(folder)
             .status()
@@ -290,6 +329,7 @@ impl Server {
     pub fn objects(&self, bucket: &str) -> Vec<(String, u64)> {
         let output = Command::new(tool("python"))
             .arg(repo().join("tests/support/s3_list.py"))
+            .env("S3_TEST_KEY", self.key)
             .args([&self.endpoint(), bucket])
             .output()
             .expect("run s3_list.py");
@@ -310,12 +350,13 @@ impl Server {
         let status = Command::new(tool("python"))
             .args([
                 "-c",
-                "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').download_file(sys.argv[2], sys.argv[3], sys.argv[4])",
+                "import os, sys, boto3; key = os.environ['S3_TEST_KEY']; boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id=key, aws_secret_access_key=key, region_name='us-east-1').download_file(sys.argv[2], sys.argv[3], sys.argv[4])",
                 &self.endpoint(),
                 bucket,
                 key,
             ])
             .arg(&target)
+            .env("S3_TEST_KEY", self.key)
             .status()
             .expect("run python");
         assert!(status.success(), "download of {bucket}/{key} failed");
@@ -327,8 +368,8 @@ impl Server {
         vec![
             ("AWS_ENDPOINT_URL", self.endpoint()),
             ("AWS_ALLOW_HTTP", "true".to_string()),
-            ("AWS_ACCESS_KEY_ID", "test".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_ACCESS_KEY_ID", self.key.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", self.key.to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
         ]
     }
@@ -353,7 +394,11 @@ pub fn start_smtp(folder: &Path, reject: &[&str]) -> Server {
         assert_eq!(line.trim(), "ready", "SMTP server did not start");
     }
     wait_for_port(port, &mut child, "SMTP server");
-    Server { child, port }
+    Server {
+        child,
+        port,
+        key: "test",
+    }
 }
 
 /// The .eml files in a folder, sorted by name.

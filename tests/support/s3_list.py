@@ -2,6 +2,7 @@
 
 Usage: python s3_list.py ENDPOINT BUCKET
 """
+import os
 import sys
 
 import boto3
@@ -10,8 +11,8 @@ endpoint, bucket = sys.argv[1:3]
 s3 = boto3.client(
     "s3",
     endpoint_url=endpoint,
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
+    aws_access_key_id=os.environ.get("S3_TEST_KEY", "test"),
+    aws_secret_access_key=os.environ.get("S3_TEST_KEY", "test"),
     region_name="us-east-1",
 )
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):

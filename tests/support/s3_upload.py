@@ -12,8 +12,8 @@ endpoint, bucket, prefix, folder = sys.argv[1:5]
 s3 = boto3.client(
     "s3",
     endpoint_url=endpoint,
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
+    aws_access_key_id=os.environ.get("S3_TEST_KEY", "test"),
+    aws_secret_access_key=os.environ.get("S3_TEST_KEY", "test"),
     region_name="us-east-1",
 )
 s3.create_bucket(Bucket=bucket)
