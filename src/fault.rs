@@ -19,8 +19,9 @@ pub enum Fault {
     Data,
     /// Delivery failed after retries; what was sent is in the ledger.
     Delivery,
-    /// The warehouse cannot be reached or refused the credentials: neither
-    /// the data nor the config is known to be wrong. Nothing was sent.
+    /// The warehouse cannot be reached (network, time-outs, a missing
+    /// bucket) or refused the credentials: neither the data nor the config
+    /// is known to be wrong. Nothing was sent.
     WarehouseAccess,
 }
 
@@ -61,7 +62,7 @@ impl Fault {
                 "delivery failed after retries; what was sent is recorded in `out/<week>/sent.json`, and a re-run sends only the rest"
             }
             Fault::WarehouseAccess => {
-                "the warehouse cannot be reached or refused the credentials; nothing was sent, and neither data nor config is known to be at fault"
+                "the warehouse cannot be reached (endpoint unreachable or silent past the time-outs and retries, bucket missing) or refused the credentials; nothing was sent, and neither data nor config is known to be at fault"
             }
         }
     }
