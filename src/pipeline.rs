@@ -238,10 +238,11 @@ async fn run_week(
         options.dry_run,
     )
     .await;
-    // The messages as written (and the ledger as it ended) are history
-    // too, whether or not every one went out.
-    archive.keep(&dir, &period.label).await?;
+    // The messages as written are history too, whether or not every one
+    // went out; a delivery failure is the one to report first.
+    let kept = archive.keep(&dir, &period.label).await;
     let delivery = delivery?;
+    kept?;
     Ok(WeekOutcome {
         period: period.label.clone(),
         dir,
