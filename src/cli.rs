@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::delivery::Resend;
 use crate::demo::{self, DemoOptions};
 use crate::fault::Fault;
 use crate::inputs::Overrides;
@@ -66,6 +67,10 @@ struct RunArgs {
     /// Render everything and write the messages to the outbox, sending nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Send again what the ledger says was sent for the week: to everyone,
+    /// or only to RECIPIENT.
+    #[arg(long, value_name = "RECIPIENT", num_args = 0..=1, default_missing_value = "")]
+    resend: Option<String>,
     /// The clock, for reproducible runs (RFC 3339); default: now.
     #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
     now: Option<DateTime<Utc>>,
@@ -242,6 +247,11 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                     archive: args.archive,
                 },
                 dry_run: args.dry_run,
+                resend: match args.resend {
+                    None => Resend::Nothing,
+                    Some(all) if all.is_empty() => Resend::Everyone,
+                    Some(recipient) => Resend::Only(recipient),
+                },
                 now: args.now.unwrap_or_else(Utc::now),
             };
             let progress = Watch::new();
@@ -265,6 +275,9 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                         String::new()
                     }
                 );
+                for recipient in &outbox.recipients {
+                    println!("  {recipient}");
+                }
                 for id in &week.report.headline {
                     if let Some(metric) = week.report.metrics.iter().find(|m| &m.id == id) {
                         println!(

@@ -42,14 +42,17 @@ pub enum DeliveryError {
     Ledger(#[from] StateError),
     /// Some messages could not be sent after every retry (exit 4).
     #[error(
-        "{} of {} message(s) not delivered ({} sent, recorded in {}): {}",
-        failed.len(), total, sent, ledger.display(), failed.join("; ")
+        "{} of {} message(s) not delivered ({} sent, recorded in {}); a re-run sends only the rest:\n{}",
+        failed, total, sent, ledger.display(),
+        summary.iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
     )]
     Failed {
-        failed: Vec<String>,
+        failed: usize,
         sent: usize,
         total: usize,
         ledger: PathBuf,
+        /// One line per recipient.
+        summary: Vec<RecipientOutcome>,
     },
 }
 
@@ -78,6 +81,8 @@ pub struct Edition {
     pub text: String,
     /// The images the HTML shows by `cid:`.
     pub images: Vec<InlineImage>,
+    /// Its `List-Unsubscribe` target (`mailto:…` or `https://…`).
+    pub unsubscribe: Option<String>,
 }
 
 /// A PNG the HTML part refers to as `cid:<content_id>`.
@@ -96,6 +101,7 @@ struct Letter<'a> {
     html: String,
     text: String,
     images: &'a [InlineImage],
+    unsubscribe: Option<String>,
 }
 
 /// What delivery did.
@@ -104,6 +110,61 @@ pub struct DeliveryOutcome {
     pub written: Vec<PathBuf>,
     pub sent: usize,
     pub already_sent: usize,
+    /// What became of each recipient's message, in order.
+    pub recipients: Vec<RecipientOutcome>,
+}
+
+/// One recipient's message, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientOutcome {
+    pub audience: String,
+    pub recipient: String,
+    pub status: RecipientStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientStatus {
+    /// Written to the outbox only (outbox mode or a dry run).
+    Written,
+    Sent,
+    /// Sent again on purpose (`--resend`).
+    Resent,
+    /// The ledger says an earlier run sent it.
+    AlreadySent,
+    /// Refused or unreachable after every retry.
+    Failed(String),
+}
+
+impl std::fmt::Display for RecipientOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = match &self.status {
+            RecipientStatus::Written => "written to the outbox".to_string(),
+            RecipientStatus::Sent => "sent".to_string(),
+            RecipientStatus::Resent => "sent again (--resend)".to_string(),
+            RecipientStatus::AlreadySent => "already sent by an earlier run".to_string(),
+            RecipientStatus::Failed(why) => format!("NOT SENT: {why}"),
+        };
+        write!(f, "{} ({}): {status}", self.recipient, self.audience)
+    }
+}
+
+/// What `--resend` asks to send again although the ledger has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Resend {
+    #[default]
+    Nothing,
+    Everyone,
+    Only(String),
+}
+
+impl Resend {
+    fn applies_to(&self, recipient: &str) -> bool {
+        match self {
+            Resend::Nothing => false,
+            Resend::Everyone => true,
+            Resend::Only(address) => address.eq_ignore_ascii_case(recipient),
+        }
+    }
 }
 
 /// Parses every address the config gives, so `check` and `run` fail before
@@ -128,20 +189,47 @@ pub fn validate_addresses<'a>(
     problems
 }
 
-/// Builds, writes and (in `smtp` mode, unless `dry_run`) sends `letters`.
+/// What one week's delivery is asked to do, besides the config's settings.
+#[derive(Debug, Clone)]
+pub struct Week<'a> {
+    pub label: &'a str,
+    /// The run's clock: every message's Date.
+    pub date: DateTime<Utc>,
+    /// `<out>/<week>/`: the outbox goes under it.
+    pub dir: &'a Path,
+    pub resend: &'a Resend,
+    /// Write the outbox, send nothing.
+    pub dry_run: bool,
+}
+
+/// Builds, writes and (in `smtp` mode, unless a dry run) sends one message
+/// per recipient of `editions`.
 pub async fn deliver(
     settings: &Delivery,
     editions: &[Edition],
-    period_label: &str,
-    date: DateTime<Utc>,
-    period_dir: &Path,
+    week: &Week<'_>,
     mut ledger: SentLedger,
-    dry_run: bool,
 ) -> Result<DeliveryOutcome, DeliveryError> {
+    let Week {
+        label: period_label,
+        date,
+        dir: period_dir,
+        resend,
+        dry_run,
+    } = *week;
     let from: Mailbox = settings
         .from
         .parse()
         .map_err(|e| DeliveryError::Setup(format!("delivery.from `{}`: {e}", settings.from)))?;
+    let reply_to: Option<Mailbox> = settings
+        .reply_to
+        .as_deref()
+        .map(|address| {
+            address
+                .parse()
+                .map_err(|e| DeliveryError::Setup(format!("delivery.reply_to `{address}`: {e}")))
+        })
+        .transpose()?;
     let letters: Vec<Letter> = editions
         .iter()
         .flat_map(|edition| {
@@ -152,6 +240,7 @@ pub async fn deliver(
                 html: edition.html.clone(),
                 text: edition.text.clone(),
                 images: &edition.images,
+                unsubscribe: edition.unsubscribe.clone(),
             })
         })
         .collect();
@@ -159,7 +248,7 @@ pub async fn deliver(
     let mut built = Vec::with_capacity(letters.len());
     for (index, letter) in letters.iter().enumerate() {
         let message_id = message_id(period_label, letter, &from);
-        let message = build_message(&from, letter, &message_id, date)?;
+        let message = build_message(&from, reply_to.as_ref(), letter, &message_id, date)?;
         let file = outbox.join(format!(
             "{:02}-{}-{}.eml",
             index + 1,
@@ -178,15 +267,38 @@ pub async fn deliver(
         written: built.iter().map(|(_, _, _, file)| file.clone()).collect(),
         ..DeliveryOutcome::default()
     };
+    let line = |letter: &Letter, status| RecipientOutcome {
+        audience: letter.audience.clone(),
+        recipient: letter.recipient.clone(),
+        status,
+    };
     if dry_run || settings.mode == DeliveryMode::Outbox {
+        outcome.recipients = built
+            .iter()
+            .map(|(letter, ..)| line(letter, RecipientStatus::Written))
+            .collect();
         return Ok(outcome);
     }
 
-    let transport = smtp_transport(settings.smtp.as_ref())?;
-    let mut failed = Vec::new();
+    if let Resend::Only(address) = resend
+        && !built
+            .iter()
+            .any(|(letter, ..)| letter.recipient.eq_ignore_ascii_case(address))
+    {
+        return Err(DeliveryError::Setup(format!(
+            "--resend {address}: no message of {period_label} goes to that address"
+        )));
+    }
+    let server = server(settings.smtp.as_ref())?;
+    let transport = smtp_transport(&server, settings.smtp.as_ref())?;
+    let mut failed = 0;
     for (letter, message_id, message, _) in &built {
-        if ledger.was_sent(message_id) {
+        let again = resend.applies_to(&letter.recipient);
+        if ledger.was_sent(message_id) && !again {
             outcome.already_sent += 1;
+            outcome
+                .recipients
+                .push(line(letter, RecipientStatus::AlreadySent));
             continue;
         }
         match send_with_retries(&transport, message, settings.retries).await {
@@ -198,14 +310,27 @@ pub async fn deliver(
                         recipient: letter.recipient.clone(),
                         // The injected clock, like every other instant of a run.
                         sent_at: crate::report::instant(date),
+                        content_sha256: hex::encode(Sha256::digest(message.formatted())),
                     })
                     .await?;
                 outcome.sent += 1;
+                let status = if again && ledger.times_sent(message_id) > 1 {
+                    RecipientStatus::Resent
+                } else {
+                    RecipientStatus::Sent
+                };
+                outcome.recipients.push(line(letter, status));
+                crash_point(outcome.sent);
             }
-            Err(error) => failed.push(format!("{}: {error}", letter.recipient)),
+            Err(error) => {
+                failed += 1;
+                outcome
+                    .recipients
+                    .push(line(letter, RecipientStatus::Failed(error)));
+            }
         }
     }
-    if failed.is_empty() {
+    if failed == 0 {
         Ok(outcome)
     } else {
         Err(DeliveryError::Failed {
@@ -213,12 +338,32 @@ pub async fn deliver(
             sent: outcome.sent + outcome.already_sent,
             total: built.len(),
             ledger: ledger.path().to_path_buf(),
+            summary: outcome.recipients,
         })
     }
 }
 
+/// The variable that makes a debug build abort right after its N-th
+/// accepted and recorded message: how the tests kill a run at every point
+/// between two sends. Release builds do not have it.
+pub const CRASH_AFTER_SENDS_VARIABLE: &str = "CLIENTPULSE_TEST_CRASH_AFTER_SENDS";
+
+#[cfg(debug_assertions)]
+fn crash_point(sent: usize) {
+    let limit = std::env::var(CRASH_AFTER_SENDS_VARIABLE)
+        .ok()
+        .and_then(|value| value.parse::<usize>().ok());
+    if limit == Some(sent) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point(_sent: usize) {}
+
 fn build_message(
     from: &Mailbox,
+    reply_to: Option<&Mailbox>,
     letter: &Letter,
     message_id: &str,
     date: DateTime<Utc>,
@@ -227,8 +372,14 @@ fn build_message(
         .recipient
         .parse()
         .map_err(|e| DeliveryError::Setup(format!("recipient `{}`: {e}", letter.recipient)))?;
-    Message::builder()
-        .from(from.clone())
+    let mut builder = Message::builder().from(from.clone());
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    if let Some(target) = &letter.unsubscribe {
+        builder = builder.header(ListUnsubscribe(target.clone()));
+    }
+    builder
         .to(to)
         .subject(&letter.subject)
         .date(date.into())
@@ -241,6 +392,30 @@ fn build_message(
                 letter.recipient
             ))
         })
+}
+
+/// `List-Unsubscribe: <target>` (RFC 2369), so mail clients offer their own
+/// unsubscribe button. The target comes from the config, validated there.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl header::Header for ListUnsubscribe {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(text: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(
+            text.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string(),
+        ))
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
 }
 
 /// multipart/alternative: the text, then the HTML; with images, the HTML
@@ -288,36 +463,30 @@ fn file_safe(text: &str) -> String {
 
 type Smtp = AsyncSmtpTransport<Tokio1Executor>;
 
-/// The SMTP transport: `CLIENTPULSE_SMTP_URL` if set, else the config's
-/// server with credentials from the environment variables it names. No
-/// error message here ever repeats the URL: it may hold a password.
-fn smtp_transport(settings: Option<&SmtpSettings>) -> Result<Smtp, DeliveryError> {
+/// Where the SMTP server is and how to talk to it.
+#[derive(Debug, PartialEq)]
+struct Server {
+    host: String,
+    port: u16,
+    tls: SmtpTls,
+    /// User and password, never printed.
+    credentials: Option<(String, String)>,
+}
+
+/// The server: `CLIENTPULSE_SMTP_URL` if set, else the config's, with
+/// credentials from the environment variables it names.
+fn server(settings: Option<&SmtpSettings>) -> Result<Server, DeliveryError> {
     if let Ok(url) = std::env::var(SMTP_URL_VARIABLE) {
-        return Smtp::from_url(&url)
-            .map(|builder| builder.timeout(Some(Duration::from_secs(30))).build())
-            .map_err(|_| {
-                DeliveryError::Setup(format!(
-                    "{SMTP_URL_VARIABLE} is not a valid SMTP URL (smtp://host:25, smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required)"
-                ))
-            });
+        return parse_smtp_url(&url);
     }
-    let settings = settings.ok_or_else(|| {
+    let no_server = || {
         DeliveryError::Setup(format!(
-            "delivery.mode is `smtp` but neither {SMTP_URL_VARIABLE} nor delivery.smtp names a server"
+            "delivery.mode is `smtp` but neither {SMTP_URL_VARIABLE} nor delivery.smtp.host names a server"
         ))
-    })?;
-    let tls_error = |e: lettre::transport::smtp::Error| {
-        DeliveryError::Setup(format!("SMTP TLS setup for {} failed: {e}", settings.host))
     };
-    let mut builder = match settings.tls {
-        SmtpTls::Required => Smtp::starttls_relay(&settings.host).map_err(tls_error)?,
-        SmtpTls::Wrapper => Smtp::relay(&settings.host).map_err(tls_error)?,
-        SmtpTls::None => Smtp::builder_dangerous(&settings.host),
-    };
-    if let Some(port) = settings.port {
-        builder = builder.port(port);
-    }
-    match (&settings.username_env, &settings.password_env) {
+    let settings = settings.ok_or_else(no_server)?;
+    let host = settings.host.clone().ok_or_else(no_server)?;
+    let credentials = match (&settings.username_env, &settings.password_env) {
         (Some(user_var), Some(password_var)) => {
             let read = |name: &str| {
                 std::env::var(name).map_err(|_| {
@@ -326,16 +495,115 @@ fn smtp_transport(settings: Option<&SmtpSettings>) -> Result<Smtp, DeliveryError
                     ))
                 })
             };
-            builder = builder.credentials(Credentials::new(read(user_var)?, read(password_var)?));
+            Some((read(user_var)?, read(password_var)?))
         }
-        (None, None) => {}
+        (None, None) => None,
         _ => {
             return Err(DeliveryError::Setup(
                 "delivery.smtp needs both username_env and password_env, or neither".to_string(),
             ));
         }
+    };
+    Ok(Server {
+        port: settings.port.unwrap_or(default_port(settings.tls)),
+        host,
+        tls: settings.tls,
+        credentials,
+    })
+}
+
+fn default_port(tls: SmtpTls) -> u16 {
+    match tls {
+        SmtpTls::Required => 587,
+        SmtpTls::Wrapper => 465,
+        SmtpTls::None => 25,
     }
-    Ok(builder.timeout(Some(Duration::from_secs(30))).build())
+}
+
+/// lettre's URL form: `smtps://user:pass@host:465` (TLS from the first
+/// byte), `smtp://user:pass@host:587?tls=required` (STARTTLS, required),
+/// `smtp://host:25` (plain, only because the URL says so). No message here
+/// repeats the URL: it may hold a password.
+fn parse_smtp_url(text: &str) -> Result<Server, DeliveryError> {
+    let invalid = |why: &str| {
+        DeliveryError::Setup(format!(
+            "{SMTP_URL_VARIABLE} is not a valid SMTP URL ({why}): use smtps://user:pass@host:465, smtp://user:pass@host:587?tls=required or smtp://host:25"
+        ))
+    };
+    let url = url::Url::parse(text).map_err(|_| invalid("does not parse"))?;
+    let tls = url
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    let tls = match (url.scheme(), tls.as_deref()) {
+        ("smtps", None) => SmtpTls::Wrapper,
+        ("smtp", Some("required")) => SmtpTls::Required,
+        ("smtp", None) => SmtpTls::None,
+        ("smtp", Some(_)) => return Err(invalid("tls= takes only `required`")),
+        _ => return Err(invalid("the scheme is neither smtp nor smtps")),
+    };
+    let host = url
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| invalid("no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| invalid("the user or password is not UTF-8"))
+    };
+    let credentials = match url.password() {
+        Some(password) => Some((decode(url.username())?, decode(password)?)),
+        None if !url.username().is_empty() => return Err(invalid("a user without a password")),
+        None => None,
+    };
+    Ok(Server {
+        port: url.port().unwrap_or(default_port(tls)),
+        host,
+        tls,
+        credentials,
+    })
+}
+
+/// The SMTP transport to `server`: TLS as it says (trusting the config's
+/// private certificate authority beside the system's), a time-out on
+/// connecting and on every command.
+fn smtp_transport(server: &Server, settings: Option<&SmtpSettings>) -> Result<Smtp, DeliveryError> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let setup = |what: String| DeliveryError::Setup(what);
+    let tls = || {
+        let mut parameters = TlsParameters::builder(server.host.clone());
+        if let Some(file) = settings.and_then(|s| s.ca_file.as_ref()) {
+            let pem = std::fs::read(file)
+                .map_err(|e| setup(format!("delivery.smtp.ca_file {}: {e}", file.display())))?;
+            let certificate = Certificate::from_pem(&pem).map_err(|e| {
+                setup(format!(
+                    "delivery.smtp.ca_file {}: not a PEM certificate: {e}",
+                    file.display()
+                ))
+            })?;
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        parameters
+            .build()
+            .map_err(|e| setup(format!("SMTP TLS setup for {} failed: {e}", server.host)))
+    };
+    let mut builder =
+        Smtp::builder_dangerous(&server.host)
+            .port(server.port)
+            .tls(match server.tls {
+                SmtpTls::Required => Tls::Required(tls()?),
+                SmtpTls::Wrapper => Tls::Wrapper(tls()?),
+                SmtpTls::None => Tls::None,
+            });
+    if let Some((user, password)) = &server.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    let timeout = settings.map_or(Duration::from_secs(30), |s| s.timeout);
+    Ok(builder.timeout(Some(timeout)).build())
 }
 
 /// Sends one message, retrying transient failures with a doubling pause.
@@ -384,6 +652,7 @@ mod tests {
             html: String::new(),
             text: String::new(),
             images: &[],
+            unsubscribe: None,
         };
         let from: Mailbox = "Pulse <pulse@example.com>".parse().unwrap();
         let a = message_id("2026-W47", &letter, &from);
@@ -391,6 +660,37 @@ mod tests {
         assert!(a.starts_with("<clientpulse.2026-W47.leadership_team."));
         assert!(a.ends_with("@example.com>"));
         assert_ne!(a, message_id("2026-W48", &letter, &from));
+    }
+
+    #[test]
+    fn smtp_urls_say_how_to_connect_and_never_echo_a_password() {
+        let server = parse_smtp_url("smtps://me%40acme.com:p%40ss@mail.acme.com").unwrap();
+        assert_eq!(
+            server,
+            Server {
+                host: "mail.acme.com".into(),
+                port: 465,
+                tls: SmtpTls::Wrapper,
+                credentials: Some(("me@acme.com".into(), "p@ss".into())),
+            }
+        );
+        let starttls = parse_smtp_url("smtp://u:p@relay:2587?tls=required").unwrap();
+        assert_eq!((starttls.port, starttls.tls), (2587, SmtpTls::Required));
+        let plain = parse_smtp_url("smtp://127.0.0.1").unwrap();
+        assert_eq!(
+            (plain.port, plain.tls, plain.credentials),
+            (25, SmtpTls::None, None)
+        );
+        for bad in [
+            "http://u:hunter2@relay",
+            "smtp://u:hunter2@relay?tls=maybe",
+            "smtp://u@relay",
+            "not a url hunter2",
+        ] {
+            let error = parse_smtp_url(bad).unwrap_err().to_string();
+            assert!(!error.contains("hunter2"), "{error}");
+            assert!(error.contains(SMTP_URL_VARIABLE), "{error}");
+        }
     }
 
     #[test]

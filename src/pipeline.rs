@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::catalog::{self, CatalogError, NeededBy, Warehouse};
 use crate::checks::{self, DataError};
-use crate::delivery::{self, DeliveryError, DeliveryOutcome};
+use crate::delivery::{self, DeliveryError, DeliveryOutcome, Resend};
 use crate::demo::{self, DemoError};
 use crate::diagnostic::Diagnostics;
 use crate::fault::Fault;
@@ -108,6 +108,8 @@ pub struct RunOptions {
     /// `--warehouse`, `--out`, `--archive`.
     pub overrides: Overrides,
     pub dry_run: bool,
+    /// What to send again although the ledger says it was sent.
+    pub resend: Resend,
     /// The clock, injected so that runs and tests are reproducible.
     pub now: DateTime<Utc>,
 }
@@ -228,16 +230,14 @@ async fn run_week(
     archive.keep(&dir, &period.label).await?;
     let ledger = SentLedger::open(&dir, archive, &period.label).await?;
     progress.stage(&format!("delivery {}", period.label));
-    let delivery = delivery::deliver(
-        &config.delivery,
-        &editions,
-        &period.label,
-        options.now,
-        &dir,
-        ledger,
-        options.dry_run,
-    )
-    .await;
+    let week = delivery::Week {
+        label: &period.label,
+        date: options.now,
+        dir: &dir,
+        resend: &options.resend,
+        dry_run: options.dry_run,
+    };
+    let delivery = delivery::deliver(&config.delivery, &editions, &week, ledger).await;
     // The messages as written are history too, whether or not every one
     // went out; a delivery failure is the one to report first.
     let kept = archive.keep(&dir, &period.label).await;

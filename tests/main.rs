@@ -21,6 +21,9 @@
 //! - `email`: the e-mail as mail clients and browsers meet it: inline
 //!   images by Content-ID, PNG sizes, alt text, the HTML size limit at
 //!   scale 10, a data team's own metric, report.html in headless Chromium.
+//! - `delivery`: SMTP as companies run it (STARTTLS and implicit TLS with
+//!   a private CA, AUTH, the server from the URL alone), the headers a
+//!   mail client shows, a wrong password and an untrusted certificate.
 //! - `end_to_end`: the binary on generated demo warehouses: on disk, in a
 //!   real S3-compatible server, and delivering through a real SMTP server.
 //! - `independent`: every numeric metric against an independent
@@ -44,6 +47,7 @@ mod support;
 mod bad_input;
 mod catalog;
 mod corpus;
+mod delivery;
 mod email;
 mod end_to_end;
 mod fixture;

@@ -179,7 +179,13 @@ struct RawMetric {
 #[serde(deny_unknown_fields)]
 struct RawAudience {
     name: String,
+    #[serde(default)]
     recipients: Vec<String>,
+    /// A client column whose values are addresses: each gets the report
+    /// over the clients that carry it (e.g. `account_manager`).
+    per: Option<String>,
+    /// `List-Unsubscribe` target: `mailto:…` or `https://…`.
+    unsubscribe: Option<String>,
     metrics: Option<Vec<String>>,
     /// `detailed` (the default) or `summary`.
     #[serde(default)]
@@ -191,6 +197,7 @@ struct RawAudience {
 struct RawDelivery {
     mode: DeliveryMode,
     from: String,
+    reply_to: Option<String>,
     #[serde(default = "default_retries")]
     retries: u32,
     smtp: Option<RawSmtp>,
@@ -203,13 +210,25 @@ fn default_retries() -> u32 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSmtp {
-    host: String,
+    host: Option<String>,
     port: Option<u16>,
     #[serde(default)]
     tls: SmtpTls,
     username_env: Option<String>,
     password_env: Option<String>,
+    /// A PEM file of the certificate authority of a relay with a private
+    /// one, trusted beside the system's.
+    ca_file: Option<String>,
+    #[serde(default = "default_smtp_timeout")]
+    timeout_seconds: u64,
 }
+
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+/// The longest `delivery.smtp.timeout_seconds` may be.
+pub const MAX_SMTP_TIMEOUT_SECONDS: u64 = 600;
 
 // ---------------------------------------------------------------------------
 // Validated.
@@ -294,6 +313,11 @@ pub struct Audience {
     pub recipients: Vec<String>,
     /// The metrics this audience sees; `None` for all.
     pub metrics: Option<Vec<String>>,
+    /// A client column: one report per address it holds, over that
+    /// address's clients, sent to that address (`recipients` is empty).
+    pub per: Option<String>,
+    /// The `List-Unsubscribe` target of its messages.
+    pub unsubscribe: Option<String>,
     /// Which templates render its e-mail.
     pub layout: Layout,
 }
@@ -323,6 +347,7 @@ pub enum SmtpTls {
 pub struct Delivery {
     pub mode: DeliveryMode,
     pub from: String,
+    pub reply_to: Option<String>,
     pub retries: u32,
     pub smtp: Option<SmtpSettings>,
 }
@@ -330,11 +355,16 @@ pub struct Delivery {
 /// Where to send. Credentials are named by environment variable only.
 #[derive(Debug, Clone)]
 pub struct SmtpSettings {
-    pub host: String,
+    /// `None` when `CLIENTPULSE_SMTP_URL` is to name the server.
+    pub host: Option<String>,
     pub port: Option<u16>,
     pub tls: SmtpTls,
     pub username_env: Option<String>,
     pub password_env: Option<String>,
+    /// A private certificate authority to trust, as PEM.
+    pub ca_file: Option<PathBuf>,
+    /// Connecting and each command.
+    pub timeout: std::time::Duration,
 }
 
 /// Where the config says the other inputs are, known as soon as the file
@@ -485,11 +515,7 @@ fn validate(
                 ));
             }
             for column in &reporting.breakdowns {
-                let identifier = !column.is_empty()
-                    && column
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !identifier {
+                if !is_identifier(column) {
                     problems.push(Diagnostic::at_line(
                         path,
                         line,
@@ -571,12 +597,42 @@ fn validate(
                 format!("audience `{}` is listed twice", audience.name),
             ));
         }
-        if audience.recipients.is_empty() {
-            problems.push(Diagnostic::at_line(
+        match &audience.per {
+            None if audience.recipients.is_empty() => problems.push(Diagnostic::at_line(
                 path,
                 line,
-                format!("audience `{}` has no recipients", audience.name),
-            ));
+                format!("audience `{}` has no recipients (and no `per`)", audience.name),
+            )),
+            Some(column) if !audience.recipients.is_empty() => problems.push(Diagnostic::at_line(
+                path,
+                line,
+                format!(
+                    "audience `{}` has both `per: {column}` and recipients: its recipients are the addresses in the clients' `{column}` column",
+                    audience.name
+                ),
+            )),
+            Some(column) if !is_identifier(column) => problems.push(Diagnostic::at_line(
+                path,
+                line,
+                format!("audience `{}`: per `{column}` is not a column name", audience.name),
+            )),
+            _ => {}
+        }
+        if let Some(target) = &audience.unsubscribe {
+            let well_formed = (target.starts_with("mailto:") || target.starts_with("https://"))
+                && !target
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+            if !well_formed {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "audience `{}`: unsubscribe `{target}` must be one mailto: or https:// URL",
+                        audience.name
+                    ),
+                ));
+            }
         }
         for recipient in &audience.recipients {
             if !plausible_address(recipient) {
@@ -608,6 +664,8 @@ fn validate(
             name: audience.name,
             recipients: audience.recipients,
             metrics: audience.metrics,
+            per: audience.per,
+            unsubscribe: audience.unsubscribe,
             layout: audience.layout,
         });
     }
@@ -632,16 +690,31 @@ fn validate(
                     ),
                 ));
             }
-            if delivery.mode == DeliveryMode::Smtp && delivery.smtp.is_none() {
+            if let Some(reply_to) = &delivery.reply_to
+                && !plausible_address(strip_display_name(reply_to))
+            {
                 problems.push(Diagnostic::at_line(
                     path,
                     line,
-                    "delivery.mode is `smtp` but there is no `delivery.smtp` section",
+                    format!("delivery.reply_to `{reply_to}` is not an e-mail address"),
+                ));
+            }
+            if let Some(smtp) = &delivery.smtp
+                && !(1..=MAX_SMTP_TIMEOUT_SECONDS).contains(&smtp.timeout_seconds)
+            {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!(
+                        "delivery.smtp.timeout_seconds is {}; it must be between 1 and {MAX_SMTP_TIMEOUT_SECONDS}",
+                        smtp.timeout_seconds
+                    ),
                 ));
             }
             Some(Delivery {
                 mode: delivery.mode,
                 from: delivery.from,
+                reply_to: delivery.reply_to,
                 retries: delivery.retries,
                 smtp: delivery.smtp.map(|smtp| SmtpSettings {
                     host: smtp.host,
@@ -649,6 +722,8 @@ fn validate(
                     tls: smtp.tls,
                     username_env: smtp.username_env,
                     password_env: smtp.password_env,
+                    ca_file: smtp.ca_file.map(|file| normalize(&base.join(file))),
+                    timeout: std::time::Duration::from_secs(smtp.timeout_seconds),
                 }),
             })
         }
@@ -708,6 +783,11 @@ fn validate(
         })
     })();
     (config, files)
+}
+
+/// Whether `name` can only be a column name (letters, digits, `_`).
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The `s3` section over the defaults, every problem reported.

@@ -180,19 +180,31 @@ fn segment_reports(
         .collect()
 }
 
-/// "Client pulse 2026-W47: 4 on target, 1 to watch, 1 off target".
-/// Made only of the config's title, the period and counts: no warehouse
-/// text ever reaches a header.
+/// "Client pulse 2026-W47: Net Promoter Score -8 pts to 32 · 1 off target,
+/// 1 to watch, 4 on target": the week's biggest mover, then the tally.
+/// Made only of the config's title, the period, a metric's name (from its
+/// query file) and figures: no warehouse text ever reaches a header.
 pub fn subject(report: &Report) -> String {
     let count = |status| report.metrics.iter().filter(|m| m.status == status).count();
-    format!(
-        "{} {}: {} on target, {} to watch, {} off target",
-        report.title,
-        report.period.label,
-        count(Status::OnTarget),
+    let tally = format!(
+        "{} off target, {} to watch, {} on target",
+        count(Status::OffTarget),
         count(Status::Watch),
-        count(Status::OffTarget)
-    )
+        count(Status::OnTarget)
+    );
+    let lead = report
+        .headline
+        .iter()
+        .find_map(|id| report.metrics.iter().find(|m| &m.id == id));
+    match lead {
+        Some(metric) => format!(
+            "{} {}: {} · {tally}",
+            report.title,
+            report.period.label,
+            super::render::headline_phrase(metric, &report.currency)
+        ),
+        None => format!("{} {}: {tally}", report.title, report.period.label),
+    }
 }
 
 /// The report as each audience gets it: its metrics, in its layout, with
@@ -213,6 +225,7 @@ pub fn editions(
                 subject: subject(&view),
                 html: rendered.html,
                 text: rendered.text,
+                unsubscribe: audience.unsubscribe.clone(),
                 images: rendered
                     .charts
                     .into_iter()

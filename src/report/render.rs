@@ -442,6 +442,18 @@ fn headline_view(metric: &MetricReport, currency: &str) -> HeadlineView {
     }
 }
 
+/// A headline for a subject line: "Net Promoter Score -8 pts to 32".
+pub fn headline_phrase(metric: &MetricReport, currency: &str) -> String {
+    let change =
+        format::change(metric.value, metric.previous, metric.format, currency).unwrap_or_default();
+    format!(
+        "{} {change} to {}",
+        metric.name,
+        format::value(metric.value, metric.format, currency)
+    )
+    .replace("  ", " ")
+}
+
 /// A headline line for a terminal or a log: "▼ Net Promoter Score -8 pts
 /// to 32 (target 40)".
 pub fn headline_line(metric: &MetricReport, currency: &str) -> String {

@@ -58,6 +58,10 @@ pub struct SentMessage {
     pub audience: String,
     pub recipient: String,
     pub sent_at: String,
+    /// SHA-256 of the message as sent (empty in ledgers of earlier
+    /// versions).
+    #[serde(default)]
+    pub content_sha256: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -133,6 +137,16 @@ impl SentLedger {
         self.file.sent.iter().any(|m| m.message_id == message_id)
     }
 
+    /// How many times the ledger records `message_id` as sent (more than
+    /// once only through `--resend`).
+    pub fn times_sent(&self, message_id: &str) -> usize {
+        self.file
+            .sent
+            .iter()
+            .filter(|m| m.message_id == message_id)
+            .count()
+    }
+
     pub fn sent(&self) -> &[SentMessage] {
         &self.file.sent
     }
@@ -205,6 +219,7 @@ mod tests {
             audience: "leadership".into(),
             recipient: "ceo@example.com".into(),
             sent_at: "2026-11-23T06:00:00Z".into(),
+            content_sha256: String::new(),
         }
     }
 

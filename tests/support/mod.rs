@@ -13,6 +13,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A private certificate authority and a server certificate it signed for
+/// 127.0.0.1, in `folder`: (ca.pem, server.pem, server.key).
+pub fn make_certs(folder: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let status = Command::new(tool("python"))
+        .arg(repo().join("tests/support/make_certs.py"))
+        .arg(folder)
+        .status()
+        .expect("run make_certs.py");
+    assert!(status.success(), "make_certs.py failed");
+    (
+        folder.join("ca.pem"),
+        folder.join("server.pem"),
+        folder.join("server.key"),
+    )
+}
+
 /// The repository's root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -378,12 +394,19 @@ impl Server {
 /// A real SMTP server (aiosmtpd) writing what it accepts into `folder`,
 /// refusing the recipients in `reject`.
 pub fn start_smtp(folder: &Path, reject: &[&str]) -> Server {
+    start_smtp_with(folder, reject, &[])
+}
+
+/// The same with `smtp_sink.py`'s options: `--starttls CERT KEY`,
+/// `--implicit-tls CERT KEY`, `--auth USER PASSWORD`.
+pub fn start_smtp_with(folder: &Path, reject: &[&str], options: &[&str]) -> Server {
     let port = free_port();
     let mut child = Command::new(tool("python"))
         .arg(repo().join("tests/support/smtp_sink.py"))
         .arg(port.to_string())
         .arg(folder)
         .args(reject)
+        .args(options)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -1,0 +1,293 @@
+//! SMTP as companies run it: STARTTLS and implicit TLS with a private
+//! certificate authority, AUTH, the server named by the config or by
+//! `CLIENTPULSE_SMTP_URL` alone, the headers a mail client shows, and the
+//! ways a relay refuses (wrong password, a certificate nobody trusts).
+//! Every server is aiosmtpd on loopback with a certificate the test makes;
+//! messages are read back with a MIME parser, as a mail client reads them.
+
+use std::path::Path;
+
+use mail_parser::MessageParser;
+
+use crate::support::{
+    Project, assert_clean_failure, eml_files, make_certs, run, start_smtp, start_smtp_with, stderr,
+    stdout,
+};
+
+const WEEK: &str = "2026-W47";
+const END: &str = "2026-11-25";
+const PASSWORD: &str = "s3cret-relay-pass";
+
+/// A project on a fresh demo warehouse.
+fn project() -> Project {
+    let project = Project::new("warehouse");
+    let output = run(crate::support::clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(project.path().join("warehouse"))
+        .args(["--end", END, "--seed", "77"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    project
+}
+
+fn delivery_section(smtp: &str) -> String {
+    format!(
+        "delivery:\n  mode: smtp\n  from: Client Pulse <clientpulse@example.com>\n  reply_to: cs-ops@example.com\n  retries: 1\n{smtp}"
+    )
+}
+
+/// Every accepted message, parsed.
+fn inbox(folder: &Path) -> Vec<mail_parser::Message<'static>> {
+    eml_files(folder)
+        .into_iter()
+        .map(|file| {
+            let bytes = std::fs::read(file).expect("eml");
+            MessageParser::default()
+                .parse(&bytes)
+                .expect("a parsable message")
+                .into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn starttls_with_auth_and_a_private_ca_delivers_with_every_header() {
+    let project = project();
+    let certs = tempfile::tempdir().expect("certs");
+    let (ca, cert, key) = make_certs(certs.path());
+    let received = tempfile::tempdir().expect("inbox");
+    let cert = cert.display().to_string();
+    let key = key.display().to_string();
+    let server = start_smtp_with(
+        received.path(),
+        &[],
+        &["--starttls", &cert, &key, "--auth", "pulse", PASSWORD],
+    );
+    project.write_config(
+        "warehouse",
+        &delivery_section(&format!(
+            "  smtp:\n    host: 127.0.0.1\n    port: {}\n    tls: required\n    username_env: RELAY_USER\n    password_env: RELAY_PASSWORD\n    ca_file: {}\n    timeout_seconds: 10\n",
+            server.port,
+            ca.display()
+        )),
+    );
+    let mut config = std::fs::read_to_string(project.config()).expect("config");
+    config = config.replace(
+        "  - name: customer-success\n",
+        "  - name: customer-success\n    unsubscribe: mailto:cs-ops@example.com?subject=unsubscribe\n",
+    );
+    std::fs::write(project.config(), config).expect("config");
+    let output = run(project
+        .command(&["run", "--period", WEEK])
+        .env("RELAY_USER", "pulse")
+        .env("RELAY_PASSWORD", PASSWORD));
+    assert!(output.status.success(), "{}", stderr(&output));
+    for recipient in ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"] {
+        assert!(
+            stdout(&output).contains(&format!("{recipient} ")),
+            "a line per recipient: {}",
+            stdout(&output)
+        );
+    }
+
+    let messages = inbox(received.path());
+    assert_eq!(messages.len(), 3);
+    for message in &messages {
+        let address = |list: Option<&mail_parser::Address>| {
+            list.and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(address(message.from()), "clientpulse@example.com");
+        assert_eq!(address(message.reply_to()), "cs-ops@example.com");
+        assert!(message.date().is_some(), "a Date header");
+        assert!(
+            message
+                .message_id()
+                .is_some_and(|id| id.starts_with("clientpulse."))
+        );
+        let subject = message.subject().unwrap_or_default();
+        assert!(subject.starts_with("Client pulse 2026-W47: "), "{subject}");
+        assert!(
+            subject.contains(" to ") && subject.contains("off target"),
+            "{subject}"
+        );
+        let unsubscribe = message
+            .header_raw("List-Unsubscribe")
+            .map(|value| value.trim().to_string());
+        if address(message.to()) == "cs-lead@example.com" {
+            assert_eq!(
+                unsubscribe.as_deref(),
+                Some("<mailto:cs-ops@example.com?subject=unsubscribe>")
+            );
+        } else {
+            assert_eq!(unsubscribe, None, "leadership's audience names none");
+        }
+    }
+    assert!(!stdout(&output).contains(PASSWORD) && !stderr(&output).contains(PASSWORD));
+}
+
+#[test]
+fn implicit_tls_named_by_the_url_alone_as_the_readme_says() {
+    let project = project();
+    let certs = tempfile::tempdir().expect("certs");
+    let (ca, cert, key) = make_certs(certs.path());
+    let received = tempfile::tempdir().expect("inbox");
+    let cert = cert.display().to_string();
+    let key = key.display().to_string();
+    let server = start_smtp_with(
+        received.path(),
+        &[],
+        &["--implicit-tls", &cert, &key, "--auth", "pulse", PASSWORD],
+    );
+    // The server comes from CLIENTPULSE_SMTP_URL; the config only trusts
+    // the relay's private certificate authority.
+    project.write_config(
+        "warehouse",
+        &delivery_section(&format!("  smtp:\n    ca_file: {}\n", ca.display())),
+    );
+    let url = format!("smtps://pulse:{PASSWORD}@127.0.0.1:{}", server.port);
+    let output = run(project
+        .command(&["run", "--period", WEEK])
+        .env("CLIENTPULSE_SMTP_URL", &url));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(inbox(received.path()).len(), 3);
+
+    // README step 5: `delivery.mode: smtp` and the URL, no smtp section.
+    let plain_inbox = tempfile::tempdir().expect("inbox");
+    let plain = start_smtp(plain_inbox.path(), &[]);
+    project.write_config("warehouse", &delivery_section(""));
+    let out_plain = project.path().join("out-plain").display().to_string();
+    let output = run(project
+        .command(&["run", "--period", WEEK, "--out", &out_plain])
+        .env(
+            "CLIENTPULSE_SMTP_URL",
+            format!("smtp://127.0.0.1:{}", plain.port),
+        ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(inbox(plain_inbox.path()).len(), 3);
+}
+
+#[test]
+fn a_wrong_password_or_an_untrusted_certificate_is_refused_cleanly() {
+    let project = project();
+    let certs = tempfile::tempdir().expect("certs");
+    let (ca, cert, key) = make_certs(certs.path());
+    let received = tempfile::tempdir().expect("inbox");
+    let cert = cert.display().to_string();
+    let key = key.display().to_string();
+    let server = start_smtp_with(
+        received.path(),
+        &[],
+        &["--starttls", &cert, &key, "--auth", "pulse", PASSWORD],
+    );
+    project.write_config(
+        "warehouse",
+        &delivery_section(&format!("  smtp:\n    ca_file: {}\n", ca.display())),
+    );
+    let wrong = "not-the-password-42";
+    let url = |password: &str| {
+        format!(
+            "smtp://pulse:{password}@127.0.0.1:{}?tls=required",
+            server.port
+        )
+    };
+    let output = run(project
+        .command(&["run", "--period", WEEK])
+        .env("CLIENTPULSE_SMTP_URL", url(wrong)));
+    assert_clean_failure(&output, 4, &["3 of 3 message(s) not delivered", "535"]);
+    assert!(!stderr(&output).contains(wrong), "{}", stderr(&output));
+    assert!(!project.out().join(WEEK).join("sent.json").exists());
+
+    // Without the private CA, the relay's certificate is not trusted.
+    project.write_config("warehouse", &delivery_section(""));
+    let output = run(project
+        .command(&["run", "--period", WEEK])
+        .env("CLIENTPULSE_SMTP_URL", url(PASSWORD)));
+    assert_clean_failure(&output, 4, &["certificate"]);
+    assert!(!stderr(&output).contains(PASSWORD));
+    assert!(inbox(received.path()).is_empty(), "nothing went out");
+}
+
+#[test]
+fn every_recipient_gets_exactly_one_message_whichever_send_the_run_dies_after() {
+    let project = project();
+    project.write_config("warehouse", &delivery_section(""));
+    for crash_after in 1..=3 {
+        let received = tempfile::tempdir().expect("inbox");
+        let server = start_smtp(received.path(), &[]);
+        let url = format!("smtp://127.0.0.1:{}", server.port);
+        let out = project
+            .path()
+            .join(format!("out-crash-{crash_after}"))
+            .display()
+            .to_string();
+        let command = |crash: Option<usize>| {
+            let mut command = project.command(&["run", "--period", WEEK, "--out", &out]);
+            command.env("CLIENTPULSE_SMTP_URL", &url);
+            if let Some(after) = crash {
+                command.env(
+                    clientpulse::delivery::CRASH_AFTER_SENDS_VARIABLE,
+                    after.to_string(),
+                );
+            }
+            command
+        };
+        let killed = run(&mut command(Some(crash_after)));
+        assert!(
+            !killed.status.success(),
+            "the run died after send {crash_after}"
+        );
+        assert_eq!(eml_files(received.path()).len(), crash_after);
+        let resumed = run(&mut command(None));
+        assert!(resumed.status.success(), "{}", stderr(&resumed));
+        let mut recipients: Vec<String> = inbox(received.path())
+            .iter()
+            .map(|message| {
+                message
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        recipients.sort();
+        assert_eq!(
+            recipients,
+            ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"],
+            "each exactly once after a crash after send {crash_after}"
+        );
+        assert_eq!(
+            stdout(&resumed)
+                .matches("already sent by an earlier run")
+                .count(),
+            crash_after.min(3)
+        );
+
+        if crash_after == 3 {
+            // `--resend RECIPIENT` sends again to that one only, on purpose.
+            let mut again = command(None);
+            again.args(["--resend", "cfo@example.com"]);
+            let output = run(&mut again);
+            assert!(output.status.success(), "{}", stderr(&output));
+            assert!(stdout(&output).contains("cfo@example.com (leadership): sent again"));
+            assert_eq!(eml_files(received.path()).len(), 4);
+            let mut unknown = command(None);
+            unknown.args(["--resend", "nobody@example.com"]);
+            assert_clean_failure(&run(&mut unknown), 2, &["--resend nobody@example.com"]);
+        }
+    }
+}
+
+#[test]
+fn a_server_that_is_down_leaves_nothing_marked_sent() {
+    let project = project();
+    project.write_config("warehouse", &delivery_section(""));
+    let closed = format!("smtp://127.0.0.1:{}", crate::support::free_port());
+    let output = run(project
+        .command(&["run", "--period", WEEK])
+        .env("CLIENTPULSE_SMTP_URL", &closed));
+    assert_clean_failure(&output, 4, &["3 of 3 message(s) not delivered", "NOT SENT"]);
+    assert!(!project.out().join(WEEK).join("sent.json").exists());
+}
