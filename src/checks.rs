@@ -1,13 +1,19 @@
-//! Stage between catalog and metrics: data checks that must pass before any
-//! figure is trusted.
+//! Stage between catalog and metrics, the data gate: checks that must pass
+//! before any figure is trusted.
 //!
-//! Each check counts the rows of one table that break a rule of
-//! warehouse.md or metrics.md. Any failure stops the run with exit 3 and
-//! names the table, the column and the row count, so a report built on
-//! broken data is never sent. The reporting currency reaches the SQL as a
-//! bound parameter.
+//! Each rule check counts the rows of one table that break a rule of
+//! warehouse.md or metrics.md; the gate also wants every table it reads
+//! non-empty, the newest row of each event table recent enough for the
+//! week (the config's freshness limits), and no row dated after the run.
+//! The warehouse is surveyed once per run ([`survey`]); each week is judged
+//! against it ([`judge`], no IO). Any failure stops the week with exit 3
+//! and names the table, the column and the row count, so a report built on
+//! broken or stale data never reaches leadership. The reporting currency
+//! reaches the SQL as a bound parameter.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -17,7 +23,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum DataError {
     #[error("table `{table}`, column `{column}`: {rows} row(s) {rule}; nothing was sent")]
     RuleBroken {
@@ -31,6 +37,170 @@ pub enum DataError {
         table: &'static str,
         message: String,
     },
+    #[error("table `{table}` has no rows; nothing was sent")]
+    Empty { table: String },
+    #[error(
+        "table `{table}` is stale: its newest `{column}` is {newest}, more than {limit_days} day(s) before the week's end {end} (data_gate.freshness); nothing was sent"
+    )]
+    Stale {
+        table: String,
+        column: String,
+        newest: String,
+        limit_days: u32,
+        end: String,
+    },
+    /// The gate failed and the alert to the data team could not be sent
+    /// or recorded either.
+    #[error("the data team's alert was not sent: {reason}")]
+    AlertNotSent { reason: String },
+    #[error(
+        "table `{table}` has rows dated after the run: its newest `{column}` is {newest}, after {now}; nothing was sent"
+    )]
+    FromTheFuture {
+        table: String,
+        column: String,
+        newest: String,
+        now: String,
+    },
+}
+
+/// What the gate wants besides the rules: from the config's `data_gate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateSettings {
+    /// How many days before the week's end the newest row of each event
+    /// table may be; a table not listed (or `off`) is not held to one.
+    pub freshness_days: BTreeMap<String, u32>,
+    /// Tables allowed to hold no rows.
+    pub may_be_empty: BTreeSet<String>,
+}
+
+impl Default for GateSettings {
+    fn default() -> Self {
+        GateSettings {
+            freshness_days: default_freshness(),
+            may_be_empty: BTreeSet::new(),
+        }
+    }
+}
+
+/// Event tables a weekly export keeps current: usage daily, tickets
+/// weekly, surveys and orders less often.
+pub fn default_freshness() -> BTreeMap<String, u32> {
+    [
+        ("usage_events", 3),
+        ("tickets", 14),
+        ("survey_responses", 31),
+        ("orders", 92),
+    ]
+    .into_iter()
+    .map(|(table, days)| (table.to_string(), days))
+    .collect()
+}
+
+/// What the gate learnt of the warehouse, once per run.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// Rows breaking a rule, or checks that could not run.
+    pub rule_problems: Vec<DataError>,
+    /// Rows per table read.
+    pub rows: BTreeMap<String, u64>,
+    /// The newest event time (seconds since the epoch) of each event
+    /// table read, with its column.
+    pub newest: BTreeMap<String, (&'static str, Option<i64>)>,
+}
+
+/// Surveys `tables`: every rule check, then one row count (and for an event
+/// table, its newest event time) per table.
+pub async fn survey(ctx: &SessionContext, tables: &BTreeSet<String>, currency: &str) -> Survey {
+    let mut survey = Survey {
+        rule_problems: run_checks(ctx, tables, currency)
+            .await
+            .err()
+            .unwrap_or_default(),
+        ..Survey::default()
+    };
+    for table in crate::catalog::CONTRACT
+        .iter()
+        .map(|t| t.name)
+        .filter(|name| tables.contains(*name))
+    {
+        let event = crate::catalog::EVENT_TIME
+            .iter()
+            .find(|(name, _)| *name == table)
+            .map(|(_, column)| *column);
+        let sql = match event {
+            Some(column) => {
+                format!("SELECT COUNT(*), CAST(to_unixtime(MAX({column})) AS BIGINT) FROM {table}")
+            }
+            None => format!("SELECT COUNT(*) FROM {table}"),
+        };
+        let check = Check {
+            table,
+            columns: vec!["*"],
+            rule: "",
+            sql: sql.into(),
+        };
+        match count_cells(ctx, &check, "").await {
+            Ok(cells) => {
+                let rows = cells.first().copied().flatten().unwrap_or(0).max(0) as u64;
+                survey.rows.insert(table.to_string(), rows);
+                if let Some(column) = event {
+                    let newest = cells.get(1).copied().flatten();
+                    survey.newest.insert(table.to_string(), (column, newest));
+                }
+            }
+            Err(message) => survey
+                .rule_problems
+                .push(DataError::CheckFailed { table, message }),
+        }
+    }
+    survey
+}
+
+/// Whether the week ending at `end` may be reported, run at `now`: every
+/// problem, or none. No IO.
+pub fn judge(
+    survey: &Survey,
+    settings: &GateSettings,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<DataError> {
+    let mut problems = survey.rule_problems.clone();
+    for (table, rows) in &survey.rows {
+        if *rows == 0 && !settings.may_be_empty.contains(table) {
+            problems.push(DataError::Empty {
+                table: table.clone(),
+            });
+        }
+    }
+    let instant = |seconds: i64| {
+        DateTime::from_timestamp(seconds, 0)
+            .map(|t| crate::report::instant(t))
+            .unwrap_or_else(|| seconds.to_string())
+    };
+    for (table, (column, newest)) in &survey.newest {
+        let Some(newest) = *newest else { continue };
+        if newest > now.timestamp() {
+            problems.push(DataError::FromTheFuture {
+                table: table.clone(),
+                column: column.to_string(),
+                newest: instant(newest),
+                now: crate::report::instant(now),
+            });
+        } else if let Some(days) = settings.freshness_days.get(table) {
+            let oldest_allowed = end.timestamp() - i64::from(*days) * 86_400;
+            if newest < oldest_allowed {
+                problems.push(DataError::Stale {
+                    table: table.clone(),
+                    column: column.to_string(),
+                    newest: instant(newest),
+                    limit_days: *days,
+                    end: crate::report::instant(end),
+                });
+            }
+        }
+    }
+    problems
 }
 
 struct Check {
@@ -222,6 +392,19 @@ pub async fn run_checks(
 
 /// The counts of a check's one row, one per column.
 async fn count(ctx: &SessionContext, check: &Check, currency: &str) -> Result<Vec<u64>, String> {
+    Ok(count_cells(ctx, check, currency)
+        .await?
+        .into_iter()
+        .map(|cell| cell.unwrap_or(0).max(0) as u64)
+        .collect())
+}
+
+/// The integer cells of a check's one row, NULL as `None`.
+async fn count_cells(
+    ctx: &SessionContext,
+    check: &Check,
+    currency: &str,
+) -> Result<Vec<Option<i64>>, String> {
     let one_line = |e: &dyn std::fmt::Display| {
         e.to_string()
             .split_whitespace()
@@ -239,7 +422,7 @@ async fn count(ctx: &SessionContext, check: &Check, currency: &str) -> Result<Ve
     }
     let batches = frame.collect().await.map_err(|e| one_line(&e))?;
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
-        return Ok(vec![0; check.columns.len()]);
+        return Ok(vec![None; batches.first().map_or(1, |b| b.num_columns())]);
     };
     batch
         .columns()
@@ -247,11 +430,68 @@ async fn count(ctx: &SessionContext, check: &Check, currency: &str) -> Result<Ve
         .map(|column| {
             let column = cast(column, &DataType::Int64).map_err(|e| one_line(&e))?;
             let column = column.as_primitive::<Int64Type>();
-            Ok(if column.is_valid(0) {
-                column.value(0).max(0) as u64
-            } else {
-                0
-            })
+            Ok(column.is_valid(0).then(|| column.value(0)))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().expect("an RFC 3339 instant")
+    }
+
+    fn survey(newest_usage: &str, rows: u64) -> Survey {
+        Survey {
+            rule_problems: Vec::new(),
+            rows: BTreeMap::from([
+                ("usage_events".to_string(), rows),
+                ("projects".to_string(), 0),
+            ]),
+            newest: BTreeMap::from([(
+                "usage_events".to_string(),
+                ("occurred_at", Some(at(newest_usage).timestamp())),
+            )]),
+        }
+    }
+
+    #[test]
+    fn the_gate_holds_freshness_at_its_boundary_and_refuses_the_future() {
+        let end = at("2026-11-23T00:00:00Z");
+        let now = at("2026-11-23T06:00:00Z");
+        let settings = GateSettings {
+            may_be_empty: BTreeSet::from(["projects".to_string()]),
+            ..GateSettings::default()
+        };
+        // Exactly 3 days before the week's end: fresh; a second more: stale.
+        assert!(judge(&survey("2026-11-20T00:00:00Z", 5), &settings, end, now).is_empty());
+        let stale = judge(&survey("2026-11-19T23:59:59Z", 5), &settings, end, now);
+        assert!(
+            matches!(&stale[..], [DataError::Stale { limit_days: 3, .. }]),
+            "{stale:?}"
+        );
+        // After the run's own clock: refused, whatever the freshness.
+        let future = judge(&survey("2026-11-23T06:00:01Z", 5), &settings, end, now);
+        assert!(
+            matches!(&future[..], [DataError::FromTheFuture { .. }]),
+            "{future:?}"
+        );
+        assert!(judge(&survey("2026-11-23T06:00:00Z", 5), &settings, end, now).is_empty());
+        // An empty table, unless the config allows it.
+        let empty = judge(&survey("2026-11-22T00:00:00Z", 0), &settings, end, now);
+        assert_eq!(
+            empty,
+            vec![DataError::Empty {
+                table: "usage_events".to_string()
+            }]
+        );
+        let strict = GateSettings::default();
+        assert_eq!(
+            judge(&survey("2026-11-22T00:00:00Z", 1), &strict, end, now).len(),
+            1,
+            "projects may not be empty by default"
+        );
+    }
 }

@@ -244,6 +244,15 @@ pub async fn deliver(
             })
         })
         .collect();
+    // Where to send is known before anything is written: a run that cannot
+    // send leaves no outbox behind that looks like a sent one.
+    let sending = !dry_run && settings.mode == DeliveryMode::Smtp;
+    let transport = if sending {
+        let server = server(settings.smtp.as_ref())?;
+        Some(smtp_transport(&server, settings.smtp.as_ref())?)
+    } else {
+        None
+    };
     let outbox = period_dir.join("outbox");
     let mut built = Vec::with_capacity(letters.len());
     for (index, letter) in letters.iter().enumerate() {
@@ -272,13 +281,13 @@ pub async fn deliver(
         recipient: letter.recipient.clone(),
         status,
     };
-    if dry_run || settings.mode == DeliveryMode::Outbox {
+    let Some(transport) = transport else {
         outcome.recipients = built
             .iter()
             .map(|(letter, ..)| line(letter, RecipientStatus::Written))
             .collect();
         return Ok(outcome);
-    }
+    };
 
     if let Resend::Only(address) = resend
         && !built
@@ -289,8 +298,6 @@ pub async fn deliver(
             "--resend {address}: no message of {period_label} goes to that address"
         )));
     }
-    let server = server(settings.smtp.as_ref())?;
-    let transport = smtp_transport(&server, settings.smtp.as_ref())?;
     let mut failed = 0;
     for (letter, message_id, message, _) in &built {
         let again = resend.applies_to(&letter.recipient);

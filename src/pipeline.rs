@@ -180,14 +180,66 @@ pub async fn run(
     let (ctx, needed) = open_warehouse(&inputs, inputs.selected.iter().map(|(_, q)| q)).await?;
     let tables: BTreeSet<String> = needed.into_iter().map(|(table, _)| table).collect();
     progress.stage("data checks");
-    checks::run_checks(&ctx, &tables, &inputs.config.reporting.currency)
-        .await
-        .map_err(RunError::Data)?;
+    let survey = checks::survey(&ctx, &tables, &inputs.config.reporting.currency).await;
     let mut outcomes = Vec::new();
     for period in &periods {
+        let gate = checks::judge(
+            &survey,
+            &inputs.config.data_gate.settings,
+            period.end,
+            options.now,
+        );
+        if !gate.is_empty() {
+            return Err(gate_failed(&inputs, &archive, period, options, gate).await);
+        }
         outcomes.push(run_week(&ctx, &tables, &inputs, &archive, period, options, progress).await?);
     }
     Ok(outcomes)
+}
+
+/// A week whose data failed the gate: report.json says so, the data team's
+/// audience gets the alert (once), nobody gets the report; exit 3.
+async fn gate_failed(
+    inputs: &Inputs,
+    archive: &Archive,
+    period: &Period,
+    options: &RunOptions,
+    mut problems: Vec<DataError>,
+) -> RunError {
+    let config = &inputs.config;
+    let report = build::gate_failure(config, period, &problems, options.now);
+    let dir = config.out_dir.join(&period.label);
+    let alerted = async {
+        let json = report.to_json().map_err(|e| e.to_string())?;
+        state::write_artefacts(&dir, &[("report.json".to_string(), json.into_bytes())])
+            .map_err(|e| e.to_string())?;
+        archive
+            .keep(&dir, &period.label)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ledger = SentLedger::open(&dir, archive, &period.label)
+            .await
+            .map_err(|e| e.to_string())?;
+        let week = delivery::Week {
+            label: &period.label,
+            date: options.now,
+            dir: &dir,
+            resend: &options.resend,
+            dry_run: options.dry_run,
+        };
+        let alerts = build::gate_alerts(&report, config);
+        delivery::deliver(&config.delivery, &alerts, &week, ledger)
+            .await
+            .map_err(|e| e.to_string())?;
+        archive
+            .keep(&dir, &period.label)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    if let Err(reason) = alerted.await {
+        problems.push(DataError::AlertNotSent { reason });
+    }
+    RunError::Data(problems)
 }
 
 async fn run_week(

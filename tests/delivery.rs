@@ -291,3 +291,70 @@ fn a_server_that_is_down_leaves_nothing_marked_sent() {
     assert_clean_failure(&output, 4, &["3 of 3 message(s) not delivered", "NOT SENT"]);
     assert!(!project.out().join(WEEK).join("sent.json").exists());
 }
+
+/// The data gate: a stale warehouse reaches only the data team, once.
+#[test]
+fn stale_data_sends_only_the_data_teams_alert_once_and_exits_3() {
+    let project = Project::new("warehouse");
+    // The export stopped on 10 November: the week to 23 November is stale.
+    let output = run(crate::support::clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(project.path().join("warehouse"))
+        .args(["--end", "2026-11-10", "--seed", "77"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    project.write_config("warehouse", &delivery_section(""));
+    let mut config = std::fs::read_to_string(project.config()).expect("config");
+    config = config.replace(
+        "audiences:\n",
+        "audiences:\n  - name: data-team\n    recipients: [data@example.com]\n",
+    );
+    config.push_str(
+        "data_gate:\n  alert_audience: data-team\n  freshness:\n    survey_responses: 7d\n",
+    );
+    std::fs::write(project.config(), config).expect("config");
+    let received = tempfile::tempdir().expect("inbox");
+    let server = start_smtp(received.path(), &[]);
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+
+    for attempt in 0..2 {
+        let output = run(project
+            .command(&["run", "--period", WEEK])
+            .env("CLIENTPULSE_SMTP_URL", &url));
+        assert_clean_failure(
+            &output,
+            3,
+            &[
+                "table `survey_responses` is stale",
+                "7 day(s) before the week's end",
+            ],
+        );
+        let messages = inbox(received.path());
+        assert_eq!(messages.len(), 1, "one alert, never again (run {attempt})");
+        let alert = &messages[0];
+        let to = alert
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(to, "data@example.com");
+        assert!(
+            alert
+                .subject()
+                .unwrap_or_default()
+                .contains("data check failed, report not sent")
+        );
+        let text = alert.body_text(0).unwrap_or_default().into_owned();
+        assert!(
+            text.contains("survey_responses") && text.contains("stale"),
+            "{text}"
+        );
+        let report = project.report_json(WEEK);
+        assert_eq!(report["data_gate"]["passed"], false);
+        assert!(report["data_gate"]["problems"].as_array().is_some_and(|p| {
+            p.iter()
+                .any(|p| p.as_str().unwrap_or_default().contains("survey_responses"))
+        }));
+        assert_eq!(report["metrics"].as_array().map(Vec::len), Some(0));
+    }
+}

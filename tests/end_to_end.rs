@@ -111,14 +111,14 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
             > 20.0
     );
     let outbox = eml_files(&week.join("outbox"));
-    assert_eq!(outbox.len(), 3, "one message per recipient");
+    assert_eq!(outbox.len(), 4, "one message per recipient");
     // The second run finds the warehouse and does not make it again.
     let again = run(clientpulse().arg("run").current_dir(root.path()));
     assert!(again.status.success());
     assert!(!stderr(&again).contains("generating"));
     assert_eq!(
         eml_files(&week.join("outbox")).len(),
-        3,
+        4,
         "re-run replaces, never adds"
     );
 }

@@ -280,8 +280,8 @@ pub const CONTRACT: &[ContractTable] = &[
 ];
 
 /// The event-time column of each contract table that a `date=` partition
-/// folder stands for.
-const EVENT_TIME: &[(&str, &str)] = &[
+/// folder stands for, and that the data gate's freshness is measured by.
+pub const EVENT_TIME: &[(&str, &str)] = &[
     ("usage_events", "occurred_at"),
     ("orders", "ordered_at"),
     ("survey_responses", "responded_at"),

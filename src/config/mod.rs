@@ -51,6 +51,7 @@ struct RawConfig {
     business_calendar: Option<RawCalendar>,
     s3: Option<RawS3>,
     archive: Option<String>,
+    data_gate: Option<RawDataGate>,
 }
 
 impl RawConfig {
@@ -67,6 +68,7 @@ impl RawConfig {
         self.business_calendar = self.business_calendar.take().or(other.business_calendar);
         self.s3 = self.s3.take().or(other.s3);
         self.archive = self.archive.take().or(other.archive);
+        self.data_gate = self.data_gate.take().or(other.data_gate);
     }
 }
 
@@ -91,6 +93,22 @@ struct RawS3 {
     connect_timeout_seconds: Option<u64>,
     retries: Option<u32>,
     retry_timeout_seconds: Option<u64>,
+}
+
+/// What must hold of the data before a report goes out.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataGate {
+    /// The audience that gets an alert instead of the report when the gate
+    /// fails.
+    alert_audience: Option<String>,
+    /// Per event table: `3d` (the newest row at most 3 days before the
+    /// week's end) or `off`; over the defaults.
+    #[serde(default)]
+    freshness: std::collections::BTreeMap<String, String>,
+    /// Tables allowed to hold no rows.
+    #[serde(default)]
+    may_be_empty: Vec<String>,
 }
 
 /// The most retries `s3.retries` may ask for.
@@ -258,6 +276,16 @@ pub struct Config {
     /// Where every run's artefacts and ledger are kept beyond the out
     /// folder (a folder or `s3://bucket/prefix`); `None` for nowhere.
     pub archive: Option<String>,
+    pub data_gate: DataGate,
+}
+
+/// What must hold of the data before a report goes out, and who hears
+/// when it does not.
+#[derive(Debug, Clone, Default)]
+pub struct DataGate {
+    pub settings: crate::checks::GateSettings,
+    /// The audience alerted instead; `None` for nobody.
+    pub alert_audience: Option<String>,
 }
 
 impl Config {
@@ -752,6 +780,18 @@ fn validate(
         .map(|raw| s3_settings(raw, path, yaml::line_of_top_level_key(text, "s3"), problems))
         .unwrap_or_default();
     let archive = raw.archive.map(|archive| resolve_root(base, &archive));
+    let data_gate = raw
+        .data_gate
+        .map(|gate| {
+            data_gate(
+                gate,
+                &audiences,
+                path,
+                yaml::line_of_top_level_key(text, "data_gate"),
+                problems,
+            )
+        })
+        .unwrap_or_default();
 
     let benchmarks_file =
         normalize(&base.join(raw.benchmarks.as_deref().unwrap_or("benchmarks.yaml")));
@@ -780,9 +820,66 @@ fn validate(
             calendar,
             s3,
             archive,
+            data_gate,
         })
     })();
     (config, files)
+}
+
+/// The `data_gate` section over the defaults, every problem reported.
+fn data_gate(
+    raw: RawDataGate,
+    audiences: &[Audience],
+    path: &Path,
+    line: Option<usize>,
+    problems: &mut Vec<Diagnostic>,
+) -> DataGate {
+    let mut problem = |message: String| problems.push(Diagnostic::at_line(path, line, message));
+    let mut settings = crate::checks::GateSettings::default();
+    let event_tables: Vec<&str> = crate::catalog::EVENT_TIME.iter().map(|(t, _)| *t).collect();
+    for (table, limit) in raw.freshness {
+        if !event_tables.contains(&table.as_str()) {
+            problem(format!(
+                "data_gate.freshness: `{table}` is not an event table ({})",
+                event_tables.join(", ")
+            ));
+            continue;
+        }
+        match limit.trim() {
+            "off" => {
+                settings.freshness_days.remove(&table);
+            }
+            text => match Window::parse(text) {
+                Some(Window::Days(days)) => {
+                    settings.freshness_days.insert(table, days);
+                }
+                _ => problem(format!(
+                    "data_gate.freshness.{table}: `{limit}` is neither a number of days such as `3d` nor `off`"
+                )),
+            },
+        }
+    }
+    let tables = crate::catalog::contract_table_names();
+    for table in raw.may_be_empty {
+        if tables.contains(table.as_str()) {
+            settings.may_be_empty.insert(table);
+        } else {
+            problem(format!(
+                "data_gate.may_be_empty: `{table}` is not a table of warehouse.md"
+            ));
+        }
+    }
+    if let Some(name) = &raw.alert_audience
+        && !audiences.iter().any(|a| &a.name == name)
+    {
+        problem(format!(
+            "data_gate.alert_audience `{name}` is not one of the audiences"
+        ));
+    }
+    DataGate {
+        settings,
+        alert_audience: raw.alert_audience,
+    }
 }
 
 /// Whether `name` can only be a column name (letters, digits, `_`).

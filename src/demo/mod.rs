@@ -742,6 +742,12 @@ impl ClientStory {
                         });
                         let touchpoint = ["support", "onboarding", "project", "relationship"]
                             [rng.random_range(0..4)];
+                        // Nothing on or after the end date: an answer late on
+                        // the last day would be dated after it.
+                        let responded = t + rng.random_range(0..DAY);
+                        if responded >= end {
+                            continue;
+                        }
                         response += 1;
                         tables.surveys.push(vec![
                             text(format!("{}-A{response:05}", self.id)),
@@ -752,7 +758,7 @@ impl ClientStory {
                             Cell::Int(Some(scale)),
                             Cell::Text(comment),
                             Cell::Text(Some(touchpoint.to_string())),
-                            at(t + rng.random_range(0..DAY)),
+                            at(responded),
                         ])?;
                     }
                 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::render::{ImageLinks, Layout, RenderError, Templates};
-use super::{MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint, instant};
+use super::{DataGateReport, MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint, instant};
 use crate::config::{Audience, Config, MetricSelection};
 use crate::delivery::{Edition, InlineImage};
 use crate::evaluate::{self, Status};
@@ -48,6 +48,7 @@ pub fn build(
             timezone: period.timezone.name().to_string(),
         },
         generated_at: instant(now),
+        data_gate: DataGateReport::passed(),
         headline: evaluate::headline(
             &metrics
                 .iter()
@@ -69,6 +70,88 @@ pub fn build(
         mrr_movements: mrr_movements(&metrics),
         metrics,
     }
+}
+
+/// The report of a week whose data failed the gate: the verdict and its
+/// problems, no figures.
+pub fn gate_failure(
+    config: &Config,
+    period: &Period,
+    problems: &[impl ToString],
+    now: DateTime<Utc>,
+) -> Report {
+    Report {
+        title: config.reporting.title.clone(),
+        currency: config.reporting.currency.clone(),
+        period: PeriodInfo {
+            label: period.label.clone(),
+            start: instant(period.start),
+            end: instant(period.end),
+            timezone: period.timezone.name().to_string(),
+        },
+        generated_at: instant(now),
+        data_gate: DataGateReport {
+            passed: false,
+            problems: problems.iter().map(ToString::to_string).collect(),
+        },
+        headline: Vec::new(),
+        sections: Vec::new(),
+        mrr_movements: None,
+        metrics: Vec::new(),
+    }
+}
+
+/// The alert the config's `data_gate.alert_audience` gets instead of the
+/// report when the gate fails: the week and every problem, as text and
+/// escaped HTML. Its audience name is the audience's with ` (data alert)`,
+/// so the alert has its own Message-ID and ledger entry.
+pub fn gate_alerts(report: &Report, config: &Config) -> Vec<Edition> {
+    let Some(audience) = config
+        .data_gate
+        .alert_audience
+        .as_ref()
+        .and_then(|name| config.audiences.iter().find(|a| &a.name == name))
+    else {
+        return Vec::new();
+    };
+    let problems = &report.data_gate.problems;
+    let subject = format!(
+        "{} {}: data check failed, report not sent ({} problem(s))",
+        report.title,
+        report.period.label,
+        problems.len()
+    );
+    let intro = format!(
+        "The data of {} failed clientpulse's data gate, so the report was not sent to anyone. Fix the warehouse and run the week again; the report then goes out as usual.",
+        report.period.label
+    );
+    let text = format!(
+        "{intro}\n\n{}\n",
+        problems
+            .iter()
+            .map(|p| format!("- {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let escape = handlebars::html_escape;
+    let html = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:Arial,sans-serif;color:#111827\"><p>{}</p><ul>{}</ul></body></html>",
+        escape(&subject),
+        escape(&intro),
+        problems
+            .iter()
+            .map(|p| format!("<li>{}</li>", escape(p)))
+            .collect::<String>()
+    );
+    vec![Edition {
+        audience: format!("{} (data alert)", audience.name),
+        recipients: audience.recipients.clone(),
+        subject,
+        html,
+        text,
+        images: Vec::new(),
+        unsubscribe: audience.unsubscribe.clone(),
+    }]
 }
 
 /// New, reactivation, expansion, contraction and churned MRR, when the

@@ -26,6 +26,8 @@ pub struct Report {
     pub currency: String,
     pub period: PeriodInfo,
     pub generated_at: String,
+    /// The data gate's verdict on the week.
+    pub data_gate: DataGateReport,
     /// The ids of the (at most three) metrics whose moves matter most this
     /// week: largest in watch bands, meaningful moves only.
     pub headline: Vec<String>,
@@ -38,6 +40,23 @@ pub struct Report {
     #[serde(skip)]
     pub mrr_movements: Option<[f64; 5]>,
     pub metrics: Vec<MetricReport>,
+}
+
+/// Whether the week's data passed the gate, and what failed if not
+/// (outputs.md `data_gate`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DataGateReport {
+    pub passed: bool,
+    pub problems: Vec<String>,
+}
+
+impl DataGateReport {
+    pub fn passed() -> DataGateReport {
+        DataGateReport {
+            passed: true,
+            problems: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -114,6 +114,7 @@ pub fn report() -> Report {
             timezone: "UTC".to_string(),
         },
         generated_at: "2026-11-23T06:00:00Z".to_string(),
+        data_gate: super::DataGateReport::passed(),
         headline: vec!["nps".to_string(), "mrr".to_string()],
         sections: vec!["Revenue".to_string(), "Satisfaction".to_string()],
         mrr_movements: Some([4_000.0, 300.0, 2_500.0, 800.0, 3_100.0]),
