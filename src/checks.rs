@@ -175,7 +175,7 @@ pub fn judge(
     }
     let instant = |seconds: i64| {
         DateTime::from_timestamp(seconds, 0)
-            .map(|t| crate::report::instant(t))
+            .map(crate::report::instant)
             .unwrap_or_else(|| seconds.to_string())
     };
     for (table, (column, newest)) in &survey.newest {
