@@ -39,6 +39,30 @@ enum Command {
     Lock(LockArgs),
     /// Write a deterministic, realistic demo warehouse.
     DemoData(DemoArgs),
+    /// Stay running and start `run` for the week just completed at each
+    /// start of the config's `schedule` (cron expression and time zone).
+    Schedule(ScheduleArgs),
+}
+
+#[derive(Debug, Args)]
+struct ScheduleArgs {
+    #[arg(long, default_value = "config/clientpulse.yaml")]
+    config: PathBuf,
+    /// Print the next N starts (RFC 3339, with offset) and exit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    next: Option<u32>,
+    /// Warehouse root, overriding the config.
+    #[arg(long)]
+    warehouse: Option<String>,
+    /// Where run artefacts (and the scheduler's state) go.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where every run's artefacts and ledger are kept.
+    #[arg(long)]
+    archive: Option<String>,
+    /// The clock for `--next` (RFC 3339); default: now.
+    #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
+    now: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +157,46 @@ pub fn main() -> ExitCode {
                 eprintln!("error: {line}");
             }
             ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// A scheduled start: `run` for the week just completed, as the command
+/// line would, with the config read afresh (a data team's merged change
+/// counts from the next start).
+struct ScheduledRun {
+    config: PathBuf,
+    overrides: Overrides,
+}
+
+impl crate::schedule::Runner for ScheduledRun {
+    async fn run(&self, now: DateTime<Utc>) -> Result<String, (u8, String)> {
+        let options = RunOptions {
+            config: self.config.clone(),
+            periods: PeriodChoice::LastComplete,
+            overrides: self.overrides.clone(),
+            dry_run: false,
+            resend: Resend::Nothing,
+            now,
+        };
+        let progress = Watch::new();
+        let outcome = pipeline::run(&options, &progress).await;
+        progress.finish();
+        match outcome {
+            Ok(weeks) => Ok(weeks
+                .iter()
+                .map(|week| {
+                    format!(
+                        "{}: {} metrics, {} message(s) sent, {} already sent",
+                        week.period,
+                        week.report.metrics.len(),
+                        week.delivery.sent,
+                        week.delivery.already_sent
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")),
+            Err(error) => Err((error.exit_code(), error.to_string())),
         }
     }
 }
@@ -307,6 +371,43 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             let added = pipeline::lock(&args.config)?;
             println!("published {added} new query version(s)");
             Ok(())
+        }
+        Command::Schedule(args) => {
+            let overrides = Overrides {
+                warehouse: args.warehouse,
+                out: args.out,
+                archive: args.archive,
+            };
+            let inputs =
+                crate::inputs::Inputs::load(&args.config, &overrides, crate::inputs::Purpose::Run)?;
+            let Some(schedule) = inputs.config.schedule.clone() else {
+                return Err(RunError::Invalid(crate::diagnostic::Diagnostics(vec![
+                    crate::diagnostic::Diagnostic::in_file(
+                        &args.config,
+                        "there is no `schedule` section (cron and timezone) to follow",
+                    ),
+                ])));
+            };
+            if let Some(count) = args.next {
+                let now = args.now.unwrap_or_else(Utc::now);
+                for start in schedule.next_starts(now, count as usize) {
+                    println!("{}", start.to_rfc3339());
+                }
+                return Ok(());
+            }
+            let runner = ScheduledRun {
+                config: args.config,
+                overrides,
+            };
+            let progress = Watch::new();
+            crate::schedule::serve(&schedule, &inputs.config.out_dir, &runner, &progress)
+                .await
+                .map_err(|error| {
+                    RunError::State(crate::state::StateError::Write {
+                        path: inputs.config.out_dir.clone(),
+                        source: error,
+                    })
+                })
         }
         Command::DemoData(args) => {
             let options = DemoOptions {

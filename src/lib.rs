@@ -20,5 +20,6 @@ pub mod period;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod schedule;
 pub mod state;
 pub mod storage;

@@ -38,6 +38,9 @@
 //!   not grow with metrics or weeks, a fresh runner that never sends
 //!   twice, and faults (500s, resets, silence, a missing bucket or
 //!   prefix, refused credentials) through a proxy, each ending cleanly.
+//! - `schedule`: `clientpulse schedule`: starts across daylight-saving
+//!   changes, a run per start that survives a failure, catch-up only when
+//!   asked, a clean stop on SIGTERM.
 //! - `secrets`: recognisable secrets (S3 key, SMTP passwords) never reach
 //!   stdout, stderr, report.json, the ledger or the outbox.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
@@ -57,6 +60,7 @@ mod never_writes;
 mod parsers;
 mod reproducible;
 mod s3;
+mod schedule;
 mod secrets;
 mod sql_logic;
 mod worked_examples;

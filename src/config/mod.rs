@@ -52,6 +52,7 @@ struct RawConfig {
     s3: Option<RawS3>,
     archive: Option<String>,
     data_gate: Option<RawDataGate>,
+    schedule: Option<RawSchedule>,
 }
 
 impl RawConfig {
@@ -69,6 +70,7 @@ impl RawConfig {
         self.s3 = self.s3.take().or(other.s3);
         self.archive = self.archive.take().or(other.archive);
         self.data_gate = self.data_gate.take().or(other.data_gate);
+        self.schedule = self.schedule.take().or(other.schedule);
     }
 }
 
@@ -109,6 +111,19 @@ struct RawDataGate {
     /// Tables allowed to hold no rows.
     #[serde(default)]
     may_be_empty: Vec<String>,
+}
+
+/// When `clientpulse schedule` starts a run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    /// 5 fields (minute hour day-of-month month day-of-week), or 6 with
+    /// seconds first.
+    cron: String,
+    /// IANA zone of the expression; default `reporting.timezone`.
+    timezone: Option<String>,
+    #[serde(default)]
+    catch_up: bool,
 }
 
 /// The most retries `s3.retries` may ask for.
@@ -277,6 +292,8 @@ pub struct Config {
     /// folder (a folder or `s3://bucket/prefix`); `None` for nowhere.
     pub archive: Option<String>,
     pub data_gate: DataGate,
+    /// When `clientpulse schedule` runs; `None` when the config has none.
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 /// What must hold of the data before a report goes out, and who hears
@@ -780,6 +797,29 @@ fn validate(
         .map(|raw| s3_settings(raw, path, yaml::line_of_top_level_key(text, "s3"), problems))
         .unwrap_or_default();
     let archive = raw.archive.map(|archive| resolve_root(base, &archive));
+    let schedule = raw.schedule.and_then(|raw| {
+        let line = yaml::line_of_top_level_key(text, "schedule");
+        let zone = match &raw.timezone {
+            Some(name) => name.parse::<Tz>().map_err(|_| {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!("schedule.timezone `{name}` is not an IANA time zone name"),
+                ))
+            }),
+            None => Ok(reporting.as_ref().map_or(Tz::UTC, |r| r.timezone)),
+        };
+        let zone = zone.ok()?;
+        crate::schedule::Schedule::parse(&raw.cron, zone, raw.catch_up)
+            .map_err(|message| {
+                problems.push(Diagnostic::at_line(
+                    path,
+                    line,
+                    format!("schedule.cron: {message}"),
+                ))
+            })
+            .ok()
+    });
     let data_gate = raw
         .data_gate
         .map(|gate| {
@@ -821,6 +861,7 @@ fn validate(
             s3,
             archive,
             data_gate,
+            schedule,
         })
     })();
     (config, files)
