@@ -167,6 +167,17 @@ impl Resend {
     }
 }
 
+/// Whether `text` is a bare e-mail address a message may go to: what a
+/// `per:` audience accepts from the warehouse (anything else, a name or a
+/// line break, is skipped, so warehouse text never shapes a header).
+pub fn is_plain_address(text: &str) -> bool {
+    text.len() <= 254
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>\",;:()[]\\".contains(c))
+        && text.parse::<lettre::Address>().is_ok()
+}
+
 /// Parses every address the config gives, so `check` and `run` fail before
 /// any work when one is wrong. Each problem comes with the address, so the
 /// caller can find its line.
@@ -697,6 +708,20 @@ mod tests {
             let error = parse_smtp_url(bad).unwrap_err().to_string();
             assert!(!error.contains("hunter2"), "{error}");
             assert!(error.contains(SMTP_URL_VARIABLE), "{error}");
+        }
+    }
+
+    #[test]
+    fn only_bare_addresses_from_the_warehouse_become_recipients() {
+        assert!(is_plain_address("am1@example.com"));
+        for bad in [
+            "Ann Smith",
+            "am1@example.com\r\nBcc: all@example.com",
+            "Ann <am1@example.com>",
+            "am1@example.com, am2@example.com",
+            "",
+        ] {
+            assert!(!is_plain_address(bad), "{bad:?}");
         }
     }
 

@@ -90,6 +90,23 @@ impl Inputs {
             .collect()
     }
 
+    /// The selected metrics an audience sees, in config order.
+    pub fn selected_for(
+        &self,
+        audience: &crate::config::Audience,
+    ) -> Vec<(MetricSelection, QueryFile)> {
+        self.selected
+            .iter()
+            .filter(|(selection, _)| {
+                audience
+                    .metrics
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&selection.id))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The window a query runs with: the config's for a selected metric,
     /// else the query's own.
     pub fn window_of(&self, query: &QueryFile) -> crate::period::Window {

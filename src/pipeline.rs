@@ -277,7 +277,14 @@ async fn run_week(
     );
     let dir = config.out_dir.join(&period.label);
     state::write_artefacts(&dir, &build::artefacts(&report, &inputs.templates)?)?;
-    let editions = build::editions(&report, &config.audiences, &inputs.templates)?;
+    let mut editions = build::editions(&report, &config.audiences, &inputs.templates)?;
+    for audience in config.audiences.iter().filter(|a| a.per.is_some()) {
+        progress.stage(&format!("books of {} {}", audience.name, period.label));
+        let (files, mut books) =
+            account_books(ctx, tables, inputs, audience, period, options, progress).await?;
+        state::write_artefacts(&dir, &files)?;
+        editions.append(&mut books);
+    }
     progress.stage(&format!("archive {}", period.label));
     archive.keep(&dir, &period.label).await?;
     let ledger = SentLedger::open(&dir, archive, &period.label).await?;
@@ -301,6 +308,59 @@ async fn run_week(
         report,
         delivery,
     })
+}
+
+/// The books of a `per:` audience: each address's figures, its report
+/// under `books/<audience>/<address>.json`, and its edition.
+async fn account_books(
+    ctx: &SessionContext,
+    tables: &BTreeSet<String>,
+    inputs: &Inputs,
+    audience: &crate::config::Audience,
+    period: &Period,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<(Vec<(String, Vec<u8>)>, Vec<delivery::Edition>), RunError> {
+    let config = &inputs.config;
+    let selected = inputs.selected_for(audience);
+    let books = series::books(
+        ctx,
+        tables,
+        &selected,
+        period,
+        audience.per.as_deref().unwrap_or_default(),
+        delivery::is_plain_address,
+        &config.udf_settings(),
+        &config.query_settings(),
+        progress,
+    )
+    .await?;
+    let built = build::book_editions(
+        config,
+        &selected,
+        period,
+        audience,
+        &books,
+        &inputs.templates,
+        options.now,
+    )?;
+    let mut files = Vec::new();
+    let mut editions = Vec::new();
+    for (address, report, edition) in built {
+        let json = report.to_json().map_err(|error| RenderError::Json {
+            message: error.to_string(),
+        })?;
+        files.push((
+            format!(
+                "books/{}/{}.json",
+                state::file_name(&audience.name),
+                state::file_name(&address)
+            ),
+            json.into_bytes(),
+        ));
+        editions.push(edition);
+    }
+    Ok((files, editions))
 }
 
 /// `clientpulse lock`: publishes every query version not in the lock yet.

@@ -358,3 +358,101 @@ fn stale_data_sends_only_the_data_teams_alert_once_and_exits_3() {
         assert_eq!(report["metrics"].as_array().map(Vec::len), Some(0));
     }
 }
+
+/// `per: account_manager`: each manager's book, and only their clients.
+#[test]
+fn each_account_manager_gets_the_report_of_their_own_clients_only() {
+    let project = project();
+    let mut config = std::fs::read_to_string(project.config()).expect("config");
+    config = config.replace(
+        "  currency: EUR\n",
+        "  currency: EUR\n  breakdowns: [account_manager]\n",
+    );
+    config = config.replace(
+        "audiences:\n",
+        "audiences:\n  - name: account-managers\n    per: account_manager\n    metrics: [mrr, paying_clients]\n",
+    );
+    std::fs::write(project.config(), config).expect("config");
+    let output = run(&mut project.command(&["run", "--period", WEEK]));
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let company = project.report_json(WEEK);
+    let figure = |report: &serde_json::Value, id: &str| {
+        crate::support::metric(report, id)["value"]
+            .as_f64()
+            .expect("a value")
+    };
+    let books_dir = project.out().join(WEEK).join("books/account-managers");
+    let mut books: Vec<_> = std::fs::read_dir(&books_dir)
+        .expect("books")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
+    books.sort();
+    assert_eq!(books.len(), 5, "am1..am5 in the demo: {books:?}");
+    let (mut mrr, mut paying) = (0.0, 0.0);
+    for book in &books {
+        let address = book
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("name")
+            .to_string();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(book).expect("book")).expect("json");
+        let ids: Vec<&str> = report["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["mrr", "paying_clients"],
+            "the audience's metrics only"
+        );
+        // The book equals the company report's segment of that manager.
+        for id in ["mrr", "paying_clients"] {
+            let segment = crate::support::metric(&company, id)["segments"]
+                .as_array()
+                .expect("segments")
+                .iter()
+                .find(|s| s["segment"] == address.as_str())
+                .unwrap_or_else(|| panic!("segment {address}"))["value"]
+                .as_f64()
+                .expect("value");
+            assert!(
+                (figure(&report, id) - segment).abs() < 1e-6,
+                "{id} of {address}"
+            );
+        }
+        mrr += figure(&report, "mrr");
+        paying += figure(&report, "paying_clients");
+    }
+    // The books partition the company: every client in exactly one.
+    assert!((mrr - figure(&company, "mrr")).abs() < 1e-4, "{mrr}");
+    assert_eq!(paying, figure(&company, "paying_clients"));
+
+    let outbox = eml_files(&project.out().join(WEEK).join("outbox"));
+    assert_eq!(outbox.len(), 3 + 5);
+    let mut managers: Vec<String> = outbox
+        .iter()
+        .filter_map(|file| {
+            let bytes = std::fs::read(file).expect("eml");
+            let message = MessageParser::default().parse(&bytes).expect("message");
+            let to = message.to()?.first()?.address()?.to_string();
+            let subject = message.subject().unwrap_or_default().to_string();
+            to.starts_with("am").then(|| {
+                assert!(subject.contains("your clients"), "{subject}");
+                assert!(!subject.contains('@'), "no address in a subject: {subject}");
+                to
+            })
+        })
+        .collect();
+    managers.sort();
+    assert_eq!(
+        managers,
+        (1..=5)
+            .map(|i| format!("am{i}@example.com"))
+            .collect::<Vec<_>>()
+    );
+}

@@ -105,3 +105,47 @@ pub async fn by_segment(
     }
     Ok(by_metric)
 }
+
+/// One address's book: the clients whose column holds it, and the weekly
+/// figures over them.
+#[derive(Debug, Clone)]
+pub struct Book {
+    pub address: String,
+    pub weekly: Vec<Vec<MetricValue>>,
+}
+
+/// The books of a `per: <column>` audience: for each value of the clients'
+/// `column` that `is_address` accepts, `selected` over the week and its
+/// trend, computed by the same queries over the tables restricted to those
+/// clients (as a segment is).
+#[allow(clippy::too_many_arguments)]
+pub async fn books(
+    ctx: &SessionContext,
+    tables: &BTreeSet<String>,
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    column: &str,
+    is_address: impl Fn(&str) -> bool,
+    udf_settings: &udf::UdfSettings,
+    settings: &QuerySettings,
+    progress: &dyn Progress,
+) -> Result<Vec<Book>, MetricsError> {
+    let mut books = Vec::new();
+    for value in catalog::segment_values(ctx, column)
+        .await?
+        .into_iter()
+        .flatten()
+    {
+        if !is_address(&value) {
+            continue;
+        }
+        let book_ctx = super::sibling_session(ctx, udf_settings);
+        catalog::register_segment(ctx, &book_ctx, tables, column, &Some(value.clone())).await?;
+        let weekly = weekly(&book_ctx, selected, period, settings, progress).await?;
+        books.push(Book {
+            address: value,
+            weekly,
+        });
+    }
+    Ok(books)
+}

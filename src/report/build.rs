@@ -299,6 +299,7 @@ pub fn editions(
 ) -> Result<Vec<Edition>, RenderError> {
     audiences
         .iter()
+        .filter(|audience| audience.per.is_none())
         .map(|audience| {
             let view = report.for_audience(audience.metrics.as_deref());
             let rendered = templates.render(&view, audience.layout, ImageLinks::Inline)?;
@@ -318,6 +319,47 @@ pub fn editions(
                     })
                     .collect(),
             })
+        })
+        .collect()
+}
+
+/// The editions of a `per:` audience: one per book, to its address, the
+/// report over that address's clients only (no segments), titled as such.
+/// The address is in the To header only (validated there), never the
+/// subject.
+#[allow(clippy::too_many_arguments)]
+pub fn book_editions(
+    config: &Config,
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    audience: &Audience,
+    books: &[crate::metrics::series::Book],
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Report, Edition)>, RenderError> {
+    books
+        .iter()
+        .map(|book| {
+            let mut report = build(config, selected, period, &book.weekly, Vec::new(), now);
+            report.title = format!("{}: your clients", report.title);
+            let rendered = templates.render(&report, audience.layout, ImageLinks::Inline)?;
+            let edition = Edition {
+                audience: audience.name.clone(),
+                recipients: vec![book.address.clone()],
+                subject: subject(&report),
+                html: rendered.html,
+                text: rendered.text,
+                unsubscribe: audience.unsubscribe.clone(),
+                images: rendered
+                    .charts
+                    .into_iter()
+                    .map(|chart| InlineImage {
+                        content_id: chart.name,
+                        png: chart.png,
+                    })
+                    .collect(),
+            };
+            Ok((book.address.clone(), report, edition))
         })
         .collect()
 }

@@ -184,6 +184,26 @@ fn parse_ledger(text: &str, source: &str) -> Result<LedgerFile, StateError> {
     })
 }
 
+/// `text` as one safe file name: letters, digits, `.`, `-`, `_` and `@`
+/// kept, anything else (a `/`, a space) `_`, and never `.` or `..`.
+pub fn file_name(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.chars().all(|c| c == '.') {
+        format!("_{name}")
+    } else {
+        name
+    }
+}
+
 /// Writes a run's artefacts (`name`, bytes) into `dir`, each atomically.
 pub fn write_artefacts(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), StateError> {
     for (name, bytes) in files {
