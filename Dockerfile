@@ -1,0 +1,24 @@
+# clientpulse as a container: `docker run … clientpulse run` from any
+# scheduler (a Kubernetes CronJob, say), or `schedule` to keep its own.
+# Secrets come from the environment only (AWS_*, CLIENTPULSE_SMTP_URL).
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked --bin clientpulse
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin clientpulse
+WORKDIR /app
+COPY --from=build /src/target/release/clientpulse /usr/local/bin/clientpulse
+COPY config ./config
+COPY queries ./queries
+COPY report-templates ./report-templates
+RUN mkdir -p /app/out && chown clientpulse /app/out
+USER clientpulse
+ENTRYPOINT ["clientpulse"]
+CMD ["run"]
