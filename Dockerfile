@@ -6,6 +6,8 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The manifest names the test binary; cargo wants its file present.
+COPY tests ./tests
 RUN cargo build --release --locked --bin clientpulse
 
 FROM debian:bookworm-slim
