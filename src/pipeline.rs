@@ -220,13 +220,7 @@ async fn gate_failed(
         let ledger = SentLedger::open(&dir, archive, &period.label)
             .await
             .map_err(|e| e.to_string())?;
-        let week = delivery::Week {
-            label: &period.label,
-            date: options.now,
-            dir: &dir,
-            resend: &options.resend,
-            dry_run: options.dry_run,
-        };
+        let week = delivery_week(period, &dir, options);
         let alerts = build::gate_alerts(&report, config);
         delivery::deliver(&config.delivery, &alerts, &week, ledger)
             .await
@@ -289,13 +283,7 @@ async fn run_week(
     archive.keep(&dir, &period.label).await?;
     let ledger = SentLedger::open(&dir, archive, &period.label).await?;
     progress.stage(&format!("delivery {}", period.label));
-    let week = delivery::Week {
-        label: &period.label,
-        date: options.now,
-        dir: &dir,
-        resend: &options.resend,
-        dry_run: options.dry_run,
-    };
+    let week = delivery_week(period, &dir, options);
     let delivery = delivery::deliver(&config.delivery, &editions, &week, ledger).await;
     // The messages as written are history too, whether or not every one
     // went out; a delivery failure is the one to report first.
@@ -308,6 +296,21 @@ async fn run_week(
         report,
         delivery,
     })
+}
+
+/// What delivery is asked to do for `period`, from the command line.
+fn delivery_week<'a>(
+    period: &'a Period,
+    dir: &'a Path,
+    options: &'a RunOptions,
+) -> delivery::Week<'a> {
+    delivery::Week {
+        label: &period.label,
+        date: options.now,
+        dir,
+        resend: &options.resend,
+        dry_run: options.dry_run,
+    }
 }
 
 /// The books of a `per:` audience: each address's figures, its report

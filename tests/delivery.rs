@@ -49,9 +49,17 @@ fn inbox(folder: &Path) -> Vec<mail_parser::Message<'static>> {
         .collect()
 }
 
-#[test]
-fn starttls_with_auth_and_a_private_ca_delivers_with_every_header() {
-    let project = project();
+/// A private CA (kept alive by the returned folder) and an aiosmtpd server
+/// requiring `tls` (`--starttls` or `--implicit-tls`) and AUTH with
+/// [`PASSWORD`]: the folder, the CA file, the server and its inbox.
+fn tls_server(
+    tls: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    crate::support::Server,
+    tempfile::TempDir,
+) {
     let certs = tempfile::tempdir().expect("certs");
     let (ca, cert, key) = make_certs(certs.path());
     let received = tempfile::tempdir().expect("inbox");
@@ -60,8 +68,15 @@ fn starttls_with_auth_and_a_private_ca_delivers_with_every_header() {
     let server = start_smtp_with(
         received.path(),
         &[],
-        &["--starttls", &cert, &key, "--auth", "pulse", PASSWORD],
+        &[tls, &cert, &key, "--auth", "pulse", PASSWORD],
     );
+    (certs, ca, server, received)
+}
+
+#[test]
+fn starttls_with_auth_and_a_private_ca_delivers_with_every_header() {
+    let project = project();
+    let (_certs, ca, server, received) = tls_server("--starttls");
     project.write_config(
         "warehouse",
         &delivery_section(&format!(
@@ -130,16 +145,7 @@ fn starttls_with_auth_and_a_private_ca_delivers_with_every_header() {
 #[test]
 fn implicit_tls_named_by_the_url_alone_as_the_readme_says() {
     let project = project();
-    let certs = tempfile::tempdir().expect("certs");
-    let (ca, cert, key) = make_certs(certs.path());
-    let received = tempfile::tempdir().expect("inbox");
-    let cert = cert.display().to_string();
-    let key = key.display().to_string();
-    let server = start_smtp_with(
-        received.path(),
-        &[],
-        &["--implicit-tls", &cert, &key, "--auth", "pulse", PASSWORD],
-    );
+    let (_certs, ca, server, received) = tls_server("--implicit-tls");
     // The server comes from CLIENTPULSE_SMTP_URL; the config only trusts
     // the relay's private certificate authority.
     project.write_config(
@@ -171,16 +177,7 @@ fn implicit_tls_named_by_the_url_alone_as_the_readme_says() {
 #[test]
 fn a_wrong_password_or_an_untrusted_certificate_is_refused_cleanly() {
     let project = project();
-    let certs = tempfile::tempdir().expect("certs");
-    let (ca, cert, key) = make_certs(certs.path());
-    let received = tempfile::tempdir().expect("inbox");
-    let cert = cert.display().to_string();
-    let key = key.display().to_string();
-    let server = start_smtp_with(
-        received.path(),
-        &[],
-        &["--starttls", &cert, &key, "--auth", "pulse", PASSWORD],
-    );
+    let (_certs, ca, server, received) = tls_server("--starttls");
     project.write_config(
         "warehouse",
         &delivery_section(&format!("  smtp:\n    ca_file: {}\n", ca.display())),

@@ -302,25 +302,36 @@ pub fn editions(
         .filter(|audience| audience.per.is_none())
         .map(|audience| {
             let view = report.for_audience(audience.metrics.as_deref());
-            let rendered = templates.render(&view, audience.layout, ImageLinks::Inline)?;
-            Ok(Edition {
-                audience: audience.name.clone(),
-                recipients: audience.recipients.clone(),
-                subject: subject(&view),
-                html: rendered.html,
-                text: rendered.text,
-                unsubscribe: audience.unsubscribe.clone(),
-                images: rendered
-                    .charts
-                    .into_iter()
-                    .map(|chart| InlineImage {
-                        content_id: chart.name,
-                        png: chart.png,
-                    })
-                    .collect(),
-            })
+            edition(&view, audience, audience.recipients.clone(), templates)
         })
         .collect()
+}
+
+/// `report` rendered in `audience`'s layout, with its charts inline, for
+/// `recipients`.
+fn edition(
+    report: &Report,
+    audience: &Audience,
+    recipients: Vec<String>,
+    templates: &Templates,
+) -> Result<Edition, RenderError> {
+    let rendered = templates.render(report, audience.layout, ImageLinks::Inline)?;
+    Ok(Edition {
+        audience: audience.name.clone(),
+        recipients,
+        subject: subject(report),
+        html: rendered.html,
+        text: rendered.text,
+        unsubscribe: audience.unsubscribe.clone(),
+        images: rendered
+            .charts
+            .into_iter()
+            .map(|chart| InlineImage {
+                content_id: chart.name,
+                png: chart.png,
+            })
+            .collect(),
+    })
 }
 
 /// The editions of a `per:` audience: one per book, to its address, the
@@ -342,23 +353,7 @@ pub fn book_editions(
         .map(|book| {
             let mut report = build(config, selected, period, &book.weekly, Vec::new(), now);
             report.title = format!("{}: your clients", report.title);
-            let rendered = templates.render(&report, audience.layout, ImageLinks::Inline)?;
-            let edition = Edition {
-                audience: audience.name.clone(),
-                recipients: vec![book.address.clone()],
-                subject: subject(&report),
-                html: rendered.html,
-                text: rendered.text,
-                unsubscribe: audience.unsubscribe.clone(),
-                images: rendered
-                    .charts
-                    .into_iter()
-                    .map(|chart| InlineImage {
-                        content_id: chart.name,
-                        png: chart.png,
-                    })
-                    .collect(),
-            };
+            let edition = edition(&report, audience, vec![book.address.clone()], templates)?;
             Ok((book.address.clone(), report, edition))
         })
         .collect()

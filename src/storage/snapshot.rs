@@ -14,7 +14,8 @@
 //! a run sees the same files, even if an export lands in the middle of it.
 //!
 //! Files no query reads (date partitions outside every window) are never
-//! downloaded. Writes are refused: the snapshot serves reads only.
+//! downloaded. Writes go to the wrapped store, which the catalog makes a
+//! [`ReadOnlyStore`](crate::catalog::read_only::ReadOnlyStore): refused.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -95,12 +96,6 @@ impl fmt::Debug for SnapshotStore {
 impl fmt::Display for SnapshotStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Snapshot({})", self.shared.inner)
-    }
-}
-
-fn refused(path: &Path) -> object_store::Error {
-    object_store::Error::NotSupported {
-        source: format!("the warehouse snapshot is read-only (writing {path})").into(),
     }
 }
 
@@ -312,21 +307,23 @@ fn conditional(options: &GetOptions) -> bool {
 
 #[async_trait]
 impl ObjectStore for SnapshotStore {
+    // Writes go to the wrapped store, which refuses them: the snapshot
+    // serves reads only.
     async fn put_opts(
         &self,
         location: &Path,
-        _payload: PutPayload,
-        _opts: PutOptions,
+        payload: PutPayload,
+        opts: PutOptions,
     ) -> Result<PutResult> {
-        Err(refused(location))
+        self.shared.inner.put_opts(location, payload, opts).await
     }
 
     async fn put_multipart_opts(
         &self,
         location: &Path,
-        _opts: PutMultipartOptions,
+        opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
-        Err(refused(location))
+        self.shared.inner.put_multipart_opts(location, opts).await
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
@@ -415,9 +412,7 @@ impl ObjectStore for SnapshotStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        locations
-            .map(|location| location.and_then(|path| Err(refused(&path))))
-            .boxed()
+        self.shared.inner.delete_stream(locations)
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
@@ -463,12 +458,12 @@ impl ObjectStore for SnapshotStore {
         })
     }
 
-    async fn copy_opts(&self, _from: &Path, to: &Path, _options: CopyOptions) -> Result<()> {
-        Err(refused(to))
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.shared.inner.copy_opts(from, to, options).await
     }
 
-    async fn rename_opts(&self, from: &Path, _to: &Path, _options: RenameOptions) -> Result<()> {
-        Err(refused(from))
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        self.shared.inner.rename_opts(from, to, options).await
     }
 }
 
@@ -502,7 +497,9 @@ mod tests {
             inner: remote.clone(),
             counts: Arc::clone(&counts),
         });
-        let snapshot = SnapshotStore::new(counting).unwrap();
+        // As the catalog builds it: the snapshot over a read-only store.
+        let read_only = Arc::new(crate::catalog::read_only::ReadOnlyStore::new(counting));
+        let snapshot = SnapshotStore::new(read_only).unwrap();
         let usage = Path::from("wh/usage");
         for _ in 0..3 {
             assert_eq!(snapshot.list(Some(&usage)).count().await, 2);
