@@ -41,12 +41,7 @@ pub fn build(
     Report {
         title: config.reporting.title.clone(),
         currency: config.reporting.currency.clone(),
-        period: PeriodInfo {
-            label: period.label.clone(),
-            start: instant(period.start),
-            end: instant(period.end),
-            timezone: period.timezone.name().to_string(),
-        },
+        period: period_info(period),
         generated_at: instant(now),
         data_gate: DataGateReport::passed(),
         headline: evaluate::headline(
@@ -72,6 +67,15 @@ pub fn build(
     }
 }
 
+fn period_info(period: &Period) -> PeriodInfo {
+    PeriodInfo {
+        label: period.label.clone(),
+        start: instant(period.start),
+        end: instant(period.end),
+        timezone: period.timezone.name().to_string(),
+    }
+}
+
 /// The report of a week whose data failed the gate: the verdict and its
 /// problems, no figures.
 pub fn gate_failure(
@@ -83,12 +87,7 @@ pub fn gate_failure(
     Report {
         title: config.reporting.title.clone(),
         currency: config.reporting.currency.clone(),
-        period: PeriodInfo {
-            label: period.label.clone(),
-            start: instant(period.start),
-            end: instant(period.end),
-            timezone: period.timezone.name().to_string(),
-        },
+        period: period_info(period),
         generated_at: instant(now),
         data_gate: DataGateReport {
             passed: false,
