@@ -407,6 +407,11 @@ fn each_account_manager_gets_the_report_of_their_own_clients_only() {
             ["mrr", "paying_clients"],
             "the audience's metrics only"
         );
+        // The company's targets for totals say nothing of one book.
+        let mrr_of_book = crate::support::metric(&report, "mrr");
+        assert_eq!(mrr_of_book["status"], "no_benchmark");
+        assert!(mrr_of_book["target"].is_null());
+        assert!(!crate::support::metric(&company, "mrr")["target"].is_null());
         // The book equals the company report's segment of that manager.
         for id in ["mrr", "paying_clients"] {
             let segment = crate::support::metric(&company, id)["segments"]

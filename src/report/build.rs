@@ -352,10 +352,30 @@ pub fn book_editions(
         .map(|book| {
             let mut report = build(config, selected, period, &book.weekly, Vec::new(), now);
             report.title = format!("{}: your clients", report.title);
+            without_company_targets(&mut report);
             let edition = edition(&report, audience, vec![book.address.clone()], templates)?;
             Ok((book.address.clone(), report, edition))
         })
         .collect()
+}
+
+/// A book holds part of the company: a target for a total (money, a count
+/// of clients) is the company's and says nothing of one manager's share,
+/// so those figures carry no target there; rates, scores and durations
+/// keep theirs.
+fn without_company_targets(report: &mut Report) {
+    for metric in &mut report.metrics {
+        if matches!(metric.unit, Unit::Money | Unit::Count) {
+            metric.target = None;
+            metric.target_source = None;
+            metric.watch_band = None;
+            metric.status = if metric.value.is_some() {
+                Status::NoBenchmark
+            } else {
+                Status::NoData
+            };
+        }
+    }
 }
 
 /// The files of a run's report: report.json, report.html (the detailed
