@@ -6,6 +6,7 @@
 -- name: Active clients
 -- section: Engagement
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 -- uses: client_mrr
 WITH active AS (

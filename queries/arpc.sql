@@ -6,6 +6,7 @@
 -- name: Average revenue per client
 -- section: Revenue
 -- format: money
+-- drivers: weighted_mean
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -6,6 +6,7 @@
 -- name: Customer effort (CES)
 -- section: Satisfaction
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 SELECT
     CAST(COUNT(*) FILTER (WHERE score >= 5) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,

@@ -6,6 +6,7 @@
 -- name: Customer effort (CES)
 -- section: Satisfaction
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 --
 -- Version 2 also returns the 95 % margin of error of the share

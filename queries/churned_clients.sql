@@ -6,6 +6,7 @@
 -- name: Churned clients
 -- section: Clients
 -- format: count
+-- drivers: sum
 -- owner: data-team
 -- uses: client_mrr
 --

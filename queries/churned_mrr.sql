@@ -6,6 +6,7 @@
 -- name: Churned MRR
 -- section: Revenue
 -- format: money
+-- drivers: sum
 -- owner: data-team
 -- uses: client_mrr
 SELECT

@@ -6,6 +6,7 @@
 -- name: Client churn rate
 -- section: Clients
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 -- uses: client_mrr
 --

@@ -6,6 +6,7 @@
 -- name: Client retention rate
 -- section: Clients
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 -- uses: client_mrr
 WITH started_in_window AS (

@@ -6,6 +6,7 @@
 -- name: Customer satisfaction (CSAT)
 -- section: Satisfaction
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 --
 -- Satisfied: 4-5 of 5, 6-7 of 7, 7-10 of 10 (the csat_satisfied UDF).

@@ -6,6 +6,7 @@
 -- name: CSAT average score
 -- section: Satisfaction
 -- format: points
+-- drivers: weighted_mean
 -- owner: data-team
 SELECT
     AVG(CAST(score AS DOUBLE)) AS value,

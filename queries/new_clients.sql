@@ -6,6 +6,7 @@
 -- name: New clients
 -- section: Clients
 -- format: count
+-- drivers: sum
 -- owner: data-team
 -- uses: client_mrr
 WITH first_paid AS (

@@ -6,6 +6,7 @@
 -- name: Net Promoter Score
 -- section: Satisfaction
 -- format: score
+-- drivers: weighted_mean
 -- owner: data-team
 -- uses: nps_answers
 --

@@ -6,6 +6,7 @@
 -- name: Onboardings completed on time
 -- section: Support and delivery
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 --
 -- deadline = started_at + target_days (the config's default when null).

@@ -6,6 +6,7 @@
 -- name: Open tickets
 -- section: Support and delivery
 -- format: count
+-- drivers: sum
 -- owner: data-team
 SELECT
     COUNT(*) AS value,

@@ -6,6 +6,7 @@
 -- name: Paying clients
 -- section: Revenue
 -- format: count
+-- drivers: sum
 -- owner: data-team
 -- uses: client_mrr
 SELECT

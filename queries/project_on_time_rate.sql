@@ -6,6 +6,7 @@
 -- name: Projects delivered on time
 -- section: Support and delivery
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 SELECT
     CAST(COUNT(*) FILTER (WHERE completed_at <= due_at) AS DOUBLE) / NULLIF(COUNT(*), 0) AS value,

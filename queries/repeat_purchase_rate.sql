@@ -6,6 +6,7 @@
 -- name: Repeat purchase rate
 -- section: Clients
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 WITH before AS (
     SELECT DISTINCT client_id FROM orders

@@ -6,6 +6,7 @@
 -- name: Stickiness (DAU/MAU)
 -- section: Engagement
 -- format: percent
+-- drivers: weighted_mean
 -- owner: data-team
 --
 -- Days are local_date() in the report's time zone; a day with no user

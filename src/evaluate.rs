@@ -138,6 +138,27 @@ pub fn change_is_meaningful(
     delta > 0.0 && sample_size >= min_sample && margin.is_none_or(|margin| delta > margin)
 }
 
+/// Whether a move is material enough to say what drove it: meaningful
+/// (see [`change_is_meaningful`]) and outside the margin of error where
+/// the metric has one, else at least one watch band (a tenth of the target
+/// where the band is zero) where it has a benchmark, else any meaningful
+/// move.
+pub fn change_is_material(
+    value: Option<f64>,
+    previous: Option<f64>,
+    benchmark: Option<&Benchmark>,
+    meaningful: bool,
+    has_margin: bool,
+) -> bool {
+    if !meaningful {
+        return false;
+    }
+    if has_margin || benchmark.is_none() {
+        return true;
+    }
+    move_in_bands(value, previous, benchmark, meaningful).is_some_and(|bands| bands >= 1.0)
+}
+
 /// How large a move is against the metric's benchmark: the change in
 /// watch bands (a tenth of the target where the band is zero). `None`
 /// without a benchmark or a meaningful change.

@@ -116,6 +116,11 @@ impl Inputs {
             .and_then(|(selection, _)| selection.window)
             .unwrap_or(query.window)
     }
+
+    /// Whether the config selects this query file (this version).
+    pub fn selects(&self, query: &QueryFile) -> bool {
+        self.selected.iter().any(|(_, q)| q.path == query.path)
+    }
 }
 
 /// Loads and cross-validates every input a run reads before the

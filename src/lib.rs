@@ -12,6 +12,7 @@ pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod diagnostic;
+pub mod drivers;
 pub mod evaluate;
 pub mod fault;
 pub mod inputs;

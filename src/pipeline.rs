@@ -411,8 +411,9 @@ pub async fn check(
         return Err(RunError::Invalid(Diagnostics(problems)));
     }
     let period = Period::last_complete(now, inputs.config.reporting.timezone);
-    let errors = metrics::plan_all(&ctx, &queries, |query| {
-        metrics::Parameters::new(
+    let errors = metrics::plan_all(&ctx, &queries, |query| metrics::Parameters {
+        unset_as_null: !inputs.selects(query),
+        ..metrics::Parameters::new(
             &period,
             inputs.window_of(query),
             &inputs.config.query_settings(),

@@ -82,9 +82,24 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
             .expect("valid json");
     assert_eq!(
         report["metrics"].as_array().map(Vec::len),
-        Some(37),
-        "the whole catalogue"
+        Some(39),
+        "the whole catalogue and the two at-risk figures"
     );
+    // The demo's week has clients to call and material changes to explain.
+    let at_risk = report["at_risk"].as_array().expect("at_risk list");
+    assert!(!at_risk.is_empty(), "no client at risk in the demo");
+    assert!(
+        at_risk
+            .iter()
+            .all(|c| c["signals"].as_array().is_some_and(|s| s.len() >= 2))
+    );
+    let explained = report["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter(|m| m.get("drivers").is_some())
+        .count();
+    assert!(explained > 0, "no metric says what moved it");
     for id in [
         "nps",
         "csat",
@@ -111,14 +126,18 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
             > 20.0
     );
     let outbox = eml_files(&week.join("outbox"));
-    assert_eq!(outbox.len(), 4, "one message per recipient");
+    assert_eq!(
+        outbox.len(),
+        9,
+        "one message per recipient and per account manager"
+    );
     // The second run finds the warehouse and does not make it again.
     let again = run(clientpulse().arg("run").current_dir(root.path()));
     assert!(again.status.success());
     assert!(!stderr(&again).contains("generating"));
     assert_eq!(
         eml_files(&week.join("outbox")).len(),
-        4,
+        9,
         "re-run replaces, never adds"
     );
 }

@@ -18,6 +18,11 @@
 //!   outside `out/` touched.
 //! - `parsers`: property tests: random bytes and random YAML and SQL
 //!   header trees never make a parser panic.
+//! - `at_risk`: each risk signal at its threshold and just past it, the
+//!   weights and min_score from the config, and each account manager's
+//!   own list.
+//! - `drivers`: what moved a figure, on warehouses whose change is pure
+//!   mix, pure rate or a sum of segment deltas worked out by hand.
 //! - `email`: the e-mail as mail clients and browsers meet it: inline
 //!   images by Content-ID, PNG sizes, alt text, the HTML size limit at
 //!   scale 10, a data team's own metric, report.html in headless Chromium.
@@ -47,10 +52,12 @@
 
 mod support;
 
+mod at_risk;
 mod bad_input;
 mod catalog;
 mod corpus;
 mod delivery;
+mod drivers;
 mod email;
 mod end_to_end;
 mod fixture;

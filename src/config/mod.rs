@@ -20,8 +20,8 @@ pub use yaml::{line_containing, line_of_entry, line_of_top_level_key};
 
 use crate::calendar::BusinessCalendar;
 use crate::diagnostic::{self, Diagnostic};
-use crate::metrics::QuerySettings;
 use crate::metrics::udf::UdfSettings;
+use crate::metrics::{QueryNumber, QuerySettings};
 use crate::period::Window;
 pub use crate::report::render::Layout;
 use crate::storage::{Addressing, S3Settings};
@@ -53,6 +53,7 @@ struct RawConfig {
     archive: Option<String>,
     data_gate: Option<RawDataGate>,
     schedule: Option<RawSchedule>,
+    at_risk: Option<RawAtRisk>,
 }
 
 impl RawConfig {
@@ -71,6 +72,7 @@ impl RawConfig {
         self.archive = self.archive.take().or(other.archive);
         self.data_gate = self.data_gate.take().or(other.data_gate);
         self.schedule = self.schedule.take().or(other.schedule);
+        self.at_risk = self.at_risk.take().or(other.at_risk);
     }
 }
 
@@ -111,6 +113,35 @@ struct RawDataGate {
     /// Tables allowed to hold no rows.
     #[serde(default)]
     may_be_empty: Vec<String>,
+}
+
+/// How clients are found at risk: the weights and thresholds of the
+/// signals the at-risk query computes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAtRisk {
+    /// The metric whose items are the report's at-risk list.
+    metric: Option<String>,
+    /// The score (sum of the weights of a client's signals) from which a
+    /// client is at risk.
+    min_score: f64,
+    #[serde(default)]
+    signals: std::collections::BTreeMap<String, RawSignal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignal {
+    weight: f64,
+    threshold: Option<RawThreshold>,
+}
+
+/// A number (a share such as 0.5) or a number of days (`14d`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawThreshold {
+    Number(f64),
+    Text(String),
 }
 
 /// When `clientpulse schedule` starts a run.
@@ -294,6 +325,29 @@ pub struct Config {
     pub data_gate: DataGate,
     /// When `clientpulse schedule` runs; `None` when the config has none.
     pub schedule: Option<crate::schedule::Schedule>,
+    pub at_risk: AtRisk,
+}
+
+/// The metric of the at-risk list when the config names none.
+pub const DEFAULT_AT_RISK_METRIC: &str = "at_risk_clients";
+
+/// How clients are found at risk (`at_risk`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AtRisk {
+    /// The metric whose items are the report's at-risk list.
+    pub metric: String,
+    /// The signals' weights and thresholds and the score from which a
+    /// client is at risk, as the query parameters they become.
+    pub parameters: Vec<(String, QueryNumber)>,
+}
+
+impl Default for AtRisk {
+    fn default() -> AtRisk {
+        AtRisk {
+            metric: DEFAULT_AT_RISK_METRIC.to_string(),
+            parameters: Vec::new(),
+        }
+    }
 }
 
 /// What must hold of the data before a report goes out, and who hears
@@ -312,6 +366,7 @@ impl Config {
             onboarding_target_days: self.reporting.onboarding_target_days,
             features: self.reporting.features.clone(),
             feedback_count: self.reporting.feedback_count,
+            numbers: self.at_risk.parameters.clone(),
         }
     }
 
@@ -820,6 +875,17 @@ fn validate(
             })
             .ok()
     });
+    let at_risk = raw
+        .at_risk
+        .map(|raw| {
+            at_risk(
+                raw,
+                path,
+                yaml::line_of_top_level_key(text, "at_risk"),
+                problems,
+            )
+        })
+        .unwrap_or_default();
     let data_gate = raw
         .data_gate
         .map(|gate| {
@@ -862,6 +928,7 @@ fn validate(
             archive,
             data_gate,
             schedule,
+            at_risk,
         })
     })();
     (config, files)
@@ -920,6 +987,71 @@ fn data_gate(
     DataGate {
         settings,
         alert_audience: raw.alert_audience,
+    }
+}
+
+/// The `at_risk` section: each signal's weight and threshold become the
+/// parameters `$<signal>_weight` and `$<signal>_threshold` (a number, or
+/// whole days for `14d`), and `min_score` becomes `$at_risk_min_score`.
+fn at_risk(
+    raw: RawAtRisk,
+    path: &Path,
+    line: Option<usize>,
+    problems: &mut Vec<Diagnostic>,
+) -> AtRisk {
+    let mut problem = |message: String| problems.push(Diagnostic::at_line(path, line, message));
+    let mut parameters = Vec::new();
+    if raw.min_score.is_finite() && raw.min_score > 0.0 {
+        parameters.push((
+            "at_risk_min_score".to_string(),
+            QueryNumber::Number(raw.min_score),
+        ));
+    } else {
+        problem(format!(
+            "at_risk.min_score must be a number above 0, got {}",
+            raw.min_score
+        ));
+    }
+    for (name, signal) in raw.signals {
+        let lowercase_identifier = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !lowercase_identifier {
+            problem(format!(
+                "at_risk.signals: `{name}` is not a signal name (lowercase letters, digits and `_`, as the query's parameters spell it)"
+            ));
+            continue;
+        }
+        if signal.weight.is_finite() && signal.weight >= 0.0 {
+            parameters.push((format!("{name}_weight"), QueryNumber::Number(signal.weight)));
+        } else {
+            problem(format!(
+                "at_risk.signals.{name}.weight must be a number ≥ 0 (0 turns the signal off), got {}",
+                signal.weight
+            ));
+        }
+        let threshold = match signal.threshold {
+            None => continue,
+            Some(RawThreshold::Number(n)) if n.is_finite() => Some(QueryNumber::Number(n)),
+            Some(RawThreshold::Number(_)) => None,
+            Some(RawThreshold::Text(text)) => match Window::parse(text.trim()) {
+                Some(Window::Days(days)) => Some(QueryNumber::Days(days)),
+                _ => None,
+            },
+        };
+        match threshold {
+            Some(threshold) => parameters.push((format!("{name}_threshold"), threshold)),
+            None => problem(format!(
+                "at_risk.signals.{name}.threshold must be a number (a share such as 0.5) or a number of days such as `14d`"
+            )),
+        }
+    }
+    AtRisk {
+        metric: raw
+            .metric
+            .unwrap_or_else(|| DEFAULT_AT_RISK_METRIC.to_string()),
+        parameters,
     }
 }
 

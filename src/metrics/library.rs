@@ -134,6 +134,33 @@ pub struct Presentation {
     /// For list metrics, the label of each kind of item
     /// (`-- items: testimonial=Testimonials, to_fix=What to fix`).
     pub item_labels: Vec<(String, String)>,
+    /// How the figure is made of its segments' figures (`-- drivers:`),
+    /// which says how its week-on-week change splits over them; `None`
+    /// when it does not split (a median, a margin of error).
+    pub composition: Option<Composition>,
+}
+
+/// How a metric's figure over all clients is made of its figures over a
+/// partition of them (`-- drivers:` in the query header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Composition {
+    /// `sum`: the parts add up to the whole (money, counts).
+    Sum,
+    /// `weighted_mean`: the whole is the mean of the parts weighted by
+    /// their `sample_size` (NPS, CSAT, churn and other rates).
+    WeightedMean,
+}
+
+impl Composition {
+    const NAMES: &'static str = "sum, weighted_mean";
+
+    fn parse(text: &str) -> Option<Composition> {
+        Some(match text {
+            "sum" => Composition::Sum,
+            "weighted_mean" => Composition::WeightedMean,
+            _ => return None,
+        })
+    }
 }
 
 /// The section of a metric whose header names none.
@@ -142,7 +169,7 @@ pub const DEFAULT_SECTION: &str = "More metrics";
 /// Header fields that only say how a metric reads. They are left out of
 /// the SHA-256, which ties a figure to the SQL that computed it: renaming a
 /// metric or moving it to another section does not change what ran.
-const PRESENTATION_KEYS: &[&str] = &["name", "section", "format", "items"];
+const PRESENTATION_KEYS: &[&str] = &["name", "section", "format", "items", "drivers"];
 
 /// One version of one metric's SQL.
 #[derive(Debug, Clone)]
@@ -315,6 +342,7 @@ const HEADER_KEYS: &[&str] = &[
     "section",
     "format",
     "items",
+    "drivers",
 ];
 
 /// Parses a query file's header; every problem of the file is returned.
@@ -441,6 +469,17 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
         }
         format
     });
+    let composition = fields.get("drivers").and_then(|(line, text)| {
+        let composition = Composition::parse(text);
+        if composition.is_none() {
+            problems.push(Diagnostic::at_line(
+                path,
+                Some(*line),
+                format!("drivers `{text}` is not one of {}", Composition::NAMES),
+            ));
+        }
+        composition
+    });
     let mut item_labels = Vec::new();
     if let Some((line, text)) = fields.get("items") {
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -482,6 +521,7 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                     .unwrap_or_else(|| DEFAULT_SECTION.to_string()),
                 format: format.unwrap_or(Format::of_unit(unit)),
                 item_labels,
+                composition,
             };
             Ok(QueryFile {
                 id,

@@ -24,7 +24,7 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use thiserror::Error;
 
-pub use library::{Format, Presentation, QueryFile, QueryLibrary, Unit};
+pub use library::{Composition, Format, Presentation, QueryFile, QueryLibrary, Unit};
 
 use chrono::{DateTime, Utc};
 
@@ -166,6 +166,9 @@ pub struct Item {
     /// escaped wherever it is shown.
     #[serde(flatten)]
     pub texts: BTreeMap<String, Option<String>>,
+    /// Further numeric columns (a client's MRR, a risk score…).
+    #[serde(flatten)]
+    pub numbers: BTreeMap<String, Option<f64>>,
 }
 
 /// DataFusion's settings from its standard `DATAFUSION_*` environment
@@ -267,6 +270,46 @@ fn query_error(query: &QueryFile, error: &datafusion::error::DataFusionError) ->
     }
 }
 
+/// The config key that sets parameter `name` (without `$`), if a config
+/// can set it: the at-risk settings.
+fn config_key_of(name: &str) -> Option<String> {
+    if name == "at_risk_min_score" {
+        Some("at_risk.min_score".to_string())
+    } else if let Some(signal) = name.strip_suffix("_weight") {
+        Some(format!("at_risk.signals.{signal}.weight"))
+    } else {
+        name.strip_suffix("_threshold")
+            .map(|signal| format!("at_risk.signals.{signal}.threshold"))
+    }
+}
+
+/// Says which config keys set the parameters a query uses but no setting
+/// provides (`missing`, sorted names without `$`).
+fn unset_parameters(missing: &[String]) -> String {
+    let mut keys = Vec::new();
+    let mut unknown = Vec::new();
+    for name in missing {
+        match config_key_of(name) {
+            Some(key) => keys.push(format!("`{key}`")),
+            None => unknown.push(format!("`${name}`")),
+        }
+    }
+    let mut parts = Vec::new();
+    if !keys.is_empty() {
+        parts.push(format!(
+            "uses parameters the config does not set: add {}",
+            keys.join(", ")
+        ));
+    }
+    if !unknown.is_empty() {
+        parts.push(format!(
+            "uses {}, which clientpulse does not bind (README, \"Queries\", lists the parameters)",
+            unknown.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
 /// DataFusion messages can span lines; a CI log wants one.
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -274,7 +317,7 @@ fn one_line(message: &str) -> String {
 
 /// The values a query's placeholders are bound to. Every query gets all of
 /// them and uses the ones it needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Parameters {
     /// `$window_start`, `$window_end`: the window `[a, b)`.
     pub window: WindowBounds,
@@ -288,10 +331,14 @@ pub struct Parameters {
     pub window_days: i64,
     /// Settings of the config the queries read.
     pub settings: QuerySettings,
+    /// Bind a placeholder no setting provides to NULL instead of refusing
+    /// the query: for `check` planning a query the config does not select,
+    /// whose settings (at-risk weights, say) the config need not have.
+    pub unset_as_null: bool,
 }
 
 /// Settings from the config that queries take as parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct QuerySettings {
     /// `$onboarding_target_days`.
     pub onboarding_target_days: u32,
@@ -299,6 +346,18 @@ pub struct QuerySettings {
     pub features: Vec<String>,
     /// `$feedback_count`: comments of each kind in `feedback`.
     pub feedback_count: u32,
+    /// Further named numbers (`$usage_drop_weight`, `$old_ticket_threshold`,
+    /// `$at_risk_min_score`…): the at-risk signals' settings.
+    pub numbers: Vec<(String, QueryNumber)>,
+}
+
+/// A number a query takes from the config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QueryNumber {
+    /// Bound as a DOUBLE.
+    Number(f64),
+    /// A number of days (`14d`), bound as a BIGINT for `add_days`.
+    Days(u32),
 }
 
 impl Parameters {
@@ -315,14 +374,45 @@ impl Parameters {
             churn_window_start: period.window(Window::Days(30)).start,
             window_days: i64::from(days),
             settings: settings.clone(),
+            unset_as_null: false,
         }
     }
 
-    fn values(&self) -> ParamValues {
+    /// The placeholders of `used` (`$name`) nothing binds, by name, sorted
+    /// (those a config could set are bound to NULL under `unset_as_null`).
+    fn missing(&self, used: &std::collections::HashSet<String>) -> Vec<String> {
+        let values = self.values();
+        let mut missing: Vec<String> = used
+            .iter()
+            .map(|name| name.trim_start_matches('$'))
+            .filter(|name| !values.iter().any(|(bound, _)| bound == name))
+            .filter(|name| !(self.unset_as_null && config_key_of(name).is_some()))
+            .map(str::to_string)
+            .collect();
+        missing.sort();
+        missing
+    }
+
+    /// The values for a plan that uses the placeholders `used` (`$name`).
+    fn values_for(&self, used: &std::collections::HashSet<String>) -> ParamValues {
+        let mut values = self.values();
+        if self.unset_as_null {
+            for name in used {
+                let name = name.trim_start_matches('$');
+                if config_key_of(name).is_some() && !values.iter().any(|(bound, _)| *bound == name)
+                {
+                    values.push((name, ScalarValue::Null));
+                }
+            }
+        }
+        ParamValues::from(values)
+    }
+
+    fn values(&self) -> Vec<(&str, ScalarValue)> {
         let instant = |t: DateTime<Utc>| {
             ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
         };
-        ParamValues::from(vec![
+        let mut values = vec![
             ("window_start", instant(self.window.start)),
             ("window_end", instant(self.window.end)),
             ("previous_window_start", instant(self.previous_window_start)),
@@ -348,7 +438,17 @@ impl Parameters {
                     &DataType::Utf8,
                 )),
             ),
-        ])
+        ];
+        for (name, number) in &self.settings.numbers {
+            values.push((
+                name.as_str(),
+                match number {
+                    QueryNumber::Number(n) => ScalarValue::Float64(Some(*n)),
+                    QueryNumber::Days(days) => ScalarValue::Int64(Some(i64::from(*days))),
+                },
+            ));
+        }
+        values
     }
 }
 
@@ -361,8 +461,20 @@ pub async fn plan(
     let frame = ctx
         .sql_with_options(&query.sql, read_only_sql())
         .await
-        .map_err(|e| query_error(query, &e))?
-        .with_param_values(parameters.values())
+        .map_err(|e| query_error(query, &e))?;
+    let used = frame
+        .logical_plan()
+        .get_parameter_names()
+        .map_err(|e| query_error(query, &e))?;
+    let missing = parameters.missing(&used);
+    if !missing.is_empty() {
+        return Err(MetricsError::Query {
+            file: query.path.clone(),
+            message: unset_parameters(&missing),
+        });
+    }
+    let frame = frame
+        .with_param_values(parameters.values_for(&used))
         .map_err(|e| query_error(query, &e))?;
     check_columns(query, &frame)?;
     // Building the physical plan catches type errors the logical plan lets
@@ -526,6 +638,7 @@ fn read_result(query: &QueryFile, batches: &[RecordBatch]) -> Result<MetricValue
                 .map(|n| whole_count(query, Some(n)))
                 .transpose()?,
             texts: row.texts,
+            numbers: row.numbers,
         });
     }
     Ok(match totals.into_iter().next() {

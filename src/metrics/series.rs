@@ -27,6 +27,9 @@ pub struct SegmentFigure {
     /// The column's value; `(none)` for clients without one.
     pub segment: String,
     pub figure: MetricValue,
+    /// The segment's figure the week before, for a metric whose change
+    /// splits over its segments (`-- drivers:`); `None` otherwise.
+    pub previous: Option<MetricValue>,
 }
 
 /// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
@@ -68,7 +71,9 @@ pub async fn weekly(
 
 /// For each selected metric, in order, its figure for `period` over every
 /// segment of every breakdown column: the same SQL in a session whose
-/// `tables` are restricted to the segment's clients.
+/// `tables` are restricted to the segment's clients. Metrics whose change
+/// splits over segments (`-- drivers:`) get the week before too, in the
+/// same pass over the same restricted tables.
 pub async fn by_segment(
     ctx: &SessionContext,
     tables: &BTreeSet<String>,
@@ -79,26 +84,46 @@ pub async fn by_segment(
     settings: &QuerySettings,
 ) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
     let mut by_metric = vec![Vec::new(); selected.len()];
+    let previous = period.previous();
     for dimension in breakdowns {
         for value in catalog::segment_values(ctx, dimension).await? {
             let segment_ctx = super::sibling_session(ctx, udf_settings);
             catalog::register_segment(ctx, &segment_ctx, tables, dimension, &value).await?;
-            let figures: Vec<MetricValue> =
-                futures::stream::iter(selected.iter().map(|(selection, query)| {
+            // Every (metric, week) pair the segment needs, in metric order.
+            let jobs: Vec<(usize, &Period)> = selected
+                .iter()
+                .enumerate()
+                .flat_map(|(index, (_, query))| {
+                    let before = query.presentation.composition.map(|_| (index, &previous));
+                    std::iter::once((index, period)).chain(before)
+                })
+                .collect();
+            let figures: Vec<(usize, MetricValue)> =
+                futures::stream::iter(jobs.iter().map(|&(index, week)| {
+                    let (selection, query) = &selected[index];
                     let window = selection.window.unwrap_or(query.window);
-                    let parameters = Parameters::new(period, window, settings);
+                    let parameters = Parameters::new(week, window, settings);
                     let segment_ctx = &segment_ctx;
-                    async move { super::run(segment_ctx, query, &parameters).await }
+                    async move {
+                        super::run(segment_ctx, query, &parameters)
+                            .await
+                            .map(|figure| (index, figure))
+                    }
                 }))
                 .buffered(CONCURRENT_QUERIES)
                 .try_collect()
                 .await?;
             let label = value.unwrap_or_else(|| "(none)".to_string());
-            for (index, figure) in figures.into_iter().enumerate() {
+            let mut figures = figures.into_iter().peekable();
+            while let Some((index, figure)) = figures.next() {
+                let previous = figures
+                    .next_if(|(next, _)| *next == index)
+                    .map(|(_, figure)| figure);
                 by_metric[index].push(SegmentFigure {
                     dimension: dimension.clone(),
                     segment: label.clone(),
                     figure,
+                    previous,
                 });
             }
         }

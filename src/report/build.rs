@@ -8,9 +8,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::render::{ImageLinks, Layout, RenderError, Templates};
-use super::{DataGateReport, MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint, instant};
+use super::{
+    AtRiskClient, DataGateReport, DriverReport, MetricReport, PeriodInfo, Report, RiskSignal,
+    SegmentReport, TrendPoint, instant,
+};
 use crate::config::{Audience, Config, MetricSelection};
 use crate::delivery::{Edition, InlineImage};
+use crate::drivers::{Part, decompose};
 use crate::evaluate::{self, Status};
 use crate::metrics::series::SegmentFigure;
 use crate::metrics::{MetricValue, QueryFile, Unit};
@@ -34,6 +38,7 @@ pub fn build(
         .zip(segments.into_iter().chain(std::iter::repeat_with(Vec::new)))
         .map(|(((selection, query), series), segments)| {
             let mut report = metric_report(config, selection, query, period, &weeks, series);
+            report.drivers = drivers(config, query, &report, &segments);
             report.segments = segment_reports(config, query, segments);
             report
         })
@@ -63,8 +68,53 @@ pub fn build(
         ),
         sections: config.reporting.sections.clone(),
         mrr_movements: mrr_movements(&metrics),
+        at_risk: metrics
+            .iter()
+            .find(|m| m.id == config.at_risk.metric)
+            .map(at_risk_clients)
+            .unwrap_or_default(),
+        at_risk_metric: metrics
+            .iter()
+            .any(|m| m.id == config.at_risk.metric)
+            .then(|| config.at_risk.metric.clone()),
         metrics,
     }
+}
+
+/// The at-risk list from the items of the metric that finds it: one row
+/// per (client, signal), in the query's order (riskiest client first),
+/// grouped into one entry per client.
+fn at_risk_clients(metric: &MetricReport) -> Vec<AtRiskClient> {
+    let mut clients: Vec<AtRiskClient> = Vec::new();
+    for item in &metric.items {
+        let text = |key: &str| item.texts.get(key).cloned().flatten();
+        let number = |key: &str| item.numbers.get(key).copied().flatten();
+        let Some(client_id) = text("client_id") else {
+            continue;
+        };
+        let signal = RiskSignal {
+            label: metric
+                .item_labels
+                .iter()
+                .find(|(kind, _)| kind == &item.label)
+                .map_or_else(|| item.label.clone(), |(_, label)| label.clone()),
+            signal: item.label.clone(),
+            detail: text("detail").unwrap_or_default(),
+            weight: number("weight"),
+        };
+        match clients.iter_mut().find(|c| c.client_id == client_id) {
+            Some(client) => client.signals.push(signal),
+            None => clients.push(AtRiskClient {
+                client_id,
+                client: text("client"),
+                account_manager: text("account_manager"),
+                mrr: number("mrr"),
+                score: number("score"),
+                signals: vec![signal],
+            }),
+        }
+    }
+    clients
 }
 
 fn period_info(period: &Period) -> PeriodInfo {
@@ -97,6 +147,8 @@ pub fn gate_failure(
         sections: Vec::new(),
         mrr_movements: None,
         metrics: Vec::new(),
+        at_risk: Vec::new(),
+        at_risk_metric: None,
     }
 }
 
@@ -231,6 +283,7 @@ fn metric_report(
             })
             .collect(),
         segments: Vec::new(),
+        drivers: Vec::new(),
         items: current.items,
         extras: current.extras,
     }
@@ -258,8 +311,63 @@ fn segment_reports(
             segment: segment.segment,
             value: segment.figure.value,
             sample_size: segment.figure.sample_size,
+            previous: segment.previous.and_then(|figure| figure.value),
         })
         .collect()
+}
+
+/// What drove a metric's change, breakdown by breakdown, when the change
+/// is material and the metric's header says how it splits
+/// ([`crate::drivers`]); empty otherwise.
+fn drivers(
+    config: &Config,
+    query: &QueryFile,
+    metric: &MetricReport,
+    segments: &[SegmentFigure],
+) -> Vec<DriverReport> {
+    let (Some(composition), Some(now), Some(before)) = (
+        query.presentation.composition,
+        metric.value,
+        metric.previous,
+    ) else {
+        return Vec::new();
+    };
+    let material = evaluate::change_is_material(
+        metric.value,
+        metric.previous,
+        config.benchmarks.get(&query.id),
+        metric.change_meaningful,
+        metric.extras.get("margin").is_some_and(Option::is_some),
+    );
+    if !material {
+        return Vec::new();
+    }
+    let change = now - before;
+    let mut reports = Vec::new();
+    for dimension in &config.reporting.breakdowns {
+        let parts: Vec<Part<'_>> = segments
+            .iter()
+            .filter(|s| &s.dimension == dimension)
+            .map(|s| Part {
+                segment: &s.segment,
+                now: s.figure.value,
+                now_sample: s.figure.sample_size,
+                before: s.previous.as_ref().and_then(|p| p.value),
+                before_sample: s.previous.as_ref().map_or(0, |p| p.sample_size),
+            })
+            .collect();
+        let Some(contributions) = decompose(composition, now, before, &parts) else {
+            continue;
+        };
+        reports.extend(contributions.into_iter().map(|c| DriverReport {
+            dimension: dimension.clone(),
+            segment: c.segment,
+            contribution: c.contribution,
+            effect: c.effect,
+            share: c.contribution / change,
+        }));
+    }
+    reports
 }
 
 /// "Client pulse 2026-W47: Net Promoter Score -8 pts to 32 · 1 off target,

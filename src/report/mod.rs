@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::config::Direction;
+use crate::drivers::Effect;
 use crate::evaluate::Status;
 use crate::metrics::{Format, Item, Unit};
 
@@ -40,6 +41,38 @@ pub struct Report {
     #[serde(skip)]
     pub mrr_movements: Option<[f64; 5]>,
     pub metrics: Vec<MetricReport>,
+    /// The paying clients at risk this week, riskiest first, each with the
+    /// signals that put it there (outputs.md `at_risk`): the items of the
+    /// config's `at_risk.metric`, one entry per client.
+    pub at_risk: Vec<AtRiskClient>,
+    /// The id of the metric the list comes from, when the report has it.
+    #[serde(skip)]
+    pub at_risk_metric: Option<String>,
+}
+
+/// One client at risk. Names and details are warehouse data, escaped
+/// wherever they are shown.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AtRiskClient {
+    pub client_id: String,
+    pub client: Option<String>,
+    pub account_manager: Option<String>,
+    pub mrr: Option<f64>,
+    /// The sum of the weights of its signals.
+    pub score: Option<f64>,
+    pub signals: Vec<RiskSignal>,
+}
+
+/// One reason a client is at risk.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RiskSignal {
+    /// The signal's kind (`usage_drop`, `detractor`…).
+    pub signal: String,
+    /// Its label, from the query header's `items`.
+    pub label: String,
+    /// What the signal saw, in words.
+    pub detail: String,
+    pub weight: Option<f64>,
 }
 
 /// Whether the week's data passed the gate, and what failed if not
@@ -104,6 +137,11 @@ pub struct MetricReport {
     pub change_meaningful: bool,
     pub trend: Vec<TrendPoint>,
     pub segments: Vec<SegmentReport>,
+    /// What moved the figure, where its change is material: each
+    /// segment's contribution to `value - previous`, per breakdown,
+    /// largest first (outputs.md `drivers`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drivers: Vec<DriverReport>,
     /// The rows of a list-valued metric (features, comments, clients).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<Item>,
@@ -126,6 +164,24 @@ pub struct SegmentReport {
     pub value: Option<f64>,
     pub sample_size: u64,
     pub status: Status,
+    /// The segment's value the week before, for a metric whose change
+    /// splits over its segments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<f64>,
+}
+
+/// One segment's share in a metric's change (outputs.md `drivers`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DriverReport {
+    /// The client column the clients are split by.
+    pub dimension: String,
+    pub segment: String,
+    /// In the metric's unit; a breakdown's contributions sum to
+    /// `value - previous`.
+    pub contribution: f64,
+    pub effect: Effect,
+    /// The contribution as a share of the change (0.78 = 78 %).
+    pub share: f64,
 }
 
 /// An instant as report.json writes it: UTC, whole seconds, `Z`.

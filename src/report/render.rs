@@ -23,6 +23,7 @@ use super::charts::{self, Chart};
 use super::{MetricReport, Report, format};
 use crate::config::Direction;
 use crate::diagnostic::Diagnostic;
+use crate::drivers::Effect;
 use crate::evaluate::Status;
 use crate::metrics::Format;
 use crate::metrics::library::worded;
@@ -249,6 +250,9 @@ struct ReportView {
     counts: StatusCounts,
     /// The moves that matter most, one line each.
     headline: Vec<HeadlineView>,
+    /// "23 clients at risk (+5 since last week) · €45,822 of MRR", when
+    /// the edition has the at-risk metric.
+    at_risk: Option<String>,
     /// Sections in the config's order, each with its metrics, off target
     /// first.
     sections: Vec<SectionView>,
@@ -323,8 +327,50 @@ struct MetricView {
     details: Option<String>,
     /// One line per breakdown: "Segment: Enterprise 38.0 (Off target) · …".
     breakdowns: Vec<String>,
+    /// What moved the figure, one line per breakdown: "By segment: SMB
+    /// -3.2 pts (rate) · Enterprise -1.4 pts (mix)".
+    drivers: Vec<String>,
     /// The rows of a list-valued metric, worded.
     items: Vec<ItemView>,
+    /// For the at-risk metric, its clients with their signals (the
+    /// detailed layout lists them; the summary shows only the figure).
+    clients: Vec<ClientView>,
+    /// What the list leaves out, when it is longer than [`AT_RISK_SHOWN`].
+    clients_more: Option<String>,
+}
+
+/// The riskiest clients a message lists: a phone screen's worth, so the
+/// message stays readable (and under Gmail's clipping size) whatever the
+/// size of the book.
+const AT_RISK_SHOWN: usize = 25;
+
+/// One client at risk: who, what it pays, who owns it, and why it is on
+/// the list. Warehouse strings, escaped by Handlebars in the HTML.
+#[derive(Serialize, Clone)]
+struct ClientView {
+    /// "Northwind Retail · €1,234 MRR".
+    line: String,
+    account_manager: Option<String>,
+    /// "Usage dropped: 20 uses in the window, 44 in the window before".
+    signals: Vec<String>,
+}
+
+impl ClientView {
+    fn of(client: &super::AtRiskClient, currency: &str) -> ClientView {
+        let name = client.client.as_deref().unwrap_or(&client.client_id);
+        ClientView {
+            line: match client.mrr {
+                Some(mrr) => format!("{name} · {} MRR", format::money(mrr, currency)),
+                None => name.to_string(),
+            },
+            account_manager: client.account_manager.clone(),
+            signals: client
+                .signals
+                .iter()
+                .map(|signal| format!("{}: {}", signal.label, signal.detail))
+                .collect(),
+        }
+    }
 }
 
 /// One feature, client or comment of a list-valued metric. Every string
@@ -355,6 +401,22 @@ impl ReportView {
                 view.parts_legend = Some(legend);
                 charts.push(chart);
             }
+            if report.at_risk_metric.as_ref() == Some(&metric.id) {
+                // Its rows are (client, signal) pairs: shown by client.
+                view.items = Vec::new();
+                view.clients = report
+                    .at_risk
+                    .iter()
+                    .take(AT_RISK_SHOWN)
+                    .map(|client| ClientView::of(client, &report.currency))
+                    .collect();
+                let more = report.at_risk.len().saturating_sub(AT_RISK_SHOWN);
+                view.clients_more = (more > 0).then(|| {
+                    format!(
+                        "and {more} more: every client at risk is in report.json, and each account manager's own list in their e-mail"
+                    )
+                });
+            }
             views.push((metric, view));
         }
         // Sections: the config's order first, then any other a query names,
@@ -384,6 +446,11 @@ impl ReportView {
                 })
             })
             .collect();
+        let at_risk = report
+            .at_risk_metric
+            .as_ref()
+            .and_then(|id| report.metrics.iter().find(|m| &m.id == id))
+            .and_then(|metric| at_risk_line(report, metric));
         let headline = report
             .headline
             .iter()
@@ -403,6 +470,7 @@ impl ReportView {
                 other: report.metrics.len() - on_target - watch - off_target,
             },
             headline,
+            at_risk,
             metrics: sections.iter().flat_map(|s| s.metrics.clone()).collect(),
             sections,
         };
@@ -580,7 +648,10 @@ impl MetricView {
             parts_legend: None,
             details: details(metric, currency),
             breakdowns: breakdowns(metric, currency),
+            drivers: driver_lines(metric, currency),
             items: items(metric, currency),
+            clients: Vec::new(),
+            clients_more: None,
         }
     }
 }
@@ -693,6 +764,79 @@ fn breakdowns(metric: &MetricReport, currency: &str) -> Vec<String> {
     lines
         .into_iter()
         .map(|(dimension, parts)| format!("{}: {}", worded(&dimension), parts.join(" · ")))
+        .collect()
+}
+
+/// The at-risk figure as the top of a message states it: how many
+/// clients, the change since last week, and the MRR they pay.
+fn at_risk_line(report: &Report, metric: &MetricReport) -> Option<String> {
+    let count = metric.value?;
+    let mut line = format!(
+        "{} {} at risk",
+        format::number(count, 0),
+        if count == 1.0 { "client" } else { "clients" }
+    );
+    if let Some(change) = format::change(metric.value, metric.previous, Format::Count, "") {
+        line.push_str(&format!(" ({change} since last week)"));
+    }
+    let mrr: f64 = report.at_risk.iter().filter_map(|client| client.mrr).sum();
+    if count > 0.0 {
+        line.push_str(&format!(
+            " · {} of MRR",
+            format::money(mrr, &report.currency)
+        ));
+    }
+    Some(line)
+}
+
+/// Contributions shown per breakdown in the e-mail; report.json has all.
+const DRIVERS_SHOWN: usize = 3;
+/// A contribution under this share of the change is not worth a reader's
+/// time in the e-mail.
+const DRIVER_MIN_SHARE: f64 = 0.05;
+
+/// The largest contributions to a material change, one line per
+/// breakdown, each with its effect: "By segment: SMB -3.2 pts (rate) ·
+/// Enterprise -1.4 pts (mix)". Already ordered largest first.
+fn driver_lines(metric: &MetricReport, currency: &str) -> Vec<String> {
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    for driver in &metric.drivers {
+        if driver.share.abs() < DRIVER_MIN_SHARE {
+            continue;
+        }
+        let words = format!(
+            "{} {}{}",
+            driver.segment,
+            format::change(
+                Some(driver.contribution),
+                Some(0.0),
+                metric.format,
+                currency
+            )
+            .unwrap_or_default(),
+            match driver.effect {
+                Effect::Delta => String::new(),
+                effect => format!(" ({})", effect.as_str()),
+            }
+        );
+        match lines
+            .iter_mut()
+            .find(|(dimension, _)| dimension == &driver.dimension)
+        {
+            Some((_, parts)) if parts.len() < DRIVERS_SHOWN => parts.push(words),
+            Some(_) => {}
+            None => lines.push((driver.dimension.clone(), vec![words])),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(dimension, parts)| {
+            format!(
+                "By {}: {}",
+                worded(&dimension).to_lowercase(),
+                parts.join(" · ")
+            )
+        })
         .collect()
 }
 

@@ -1,7 +1,8 @@
 //! A sample report with every kind of metric a template can meet: money
 //! figures with the MRR movements (the bridge), a score off target with
 //! its margin, split and segments, a duration with extra figures, a metric
-//! with no data, a sample too small, and a list of comments.
+//! with no data, a sample too small, a list of comments, what drove a
+//! change, and the clients at risk.
 //!
 //! `check` and `run` render it before touching the warehouse, so a template
 //! that only fails when rendering (an unknown helper, a missing partial, a
@@ -10,8 +11,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{MetricReport, PeriodInfo, Report, SegmentReport, TrendPoint};
+use super::{
+    AtRiskClient, DriverReport, MetricReport, PeriodInfo, Report, RiskSignal, SegmentReport,
+    TrendPoint,
+};
 use crate::config::Direction;
+use crate::drivers::Effect;
 use crate::evaluate::Status;
 use crate::metrics::{Format, Item, Unit};
 
@@ -51,6 +56,7 @@ fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricRep
             })
             .collect(),
         segments: Vec::new(),
+        drivers: Vec::new(),
         items: Vec::new(),
         extras: BTreeMap::new(),
     }
@@ -72,6 +78,7 @@ pub fn report() -> Report {
             value: Some(12.0),
             sample_size: 40,
             status: Status::Watch,
+            previous: Some(20.0),
         },
         SegmentReport {
             dimension: "segment".to_string(),
@@ -79,8 +86,16 @@ pub fn report() -> Report {
             value: None,
             sample_size: 0,
             status: Status::NoData,
+            previous: None,
         },
     ];
+    nps.drivers = vec![DriverReport {
+        dimension: "segment".to_string(),
+        segment: "Enterprise".to_string(),
+        contribution: -1.8,
+        effect: Effect::Rate,
+        share: 1.0,
+    }];
     let mut response = metric(
         "first_response_time",
         Unit::Seconds,
@@ -103,6 +118,7 @@ pub fn report() -> Report {
             ("client".to_string(), Some("Acme <b>&</b> Co".to_string())),
             ("comment".to_string(), Some("Great support".to_string())),
         ]),
+        numbers: BTreeMap::new(),
     }];
     Report {
         title: "Client pulse".to_string(),
@@ -147,6 +163,26 @@ pub fn report() -> Report {
             ),
             metric("csat_average", Unit::Points, Some(3.9), Status::Watch),
             feedback,
+            metric(
+                "at_risk_clients",
+                Unit::Count,
+                Some(1.0),
+                Status::NoBenchmark,
+            ),
         ],
+        at_risk: vec![AtRiskClient {
+            client_id: "C1".to_string(),
+            client: Some("Acme <b>&</b> Co".to_string()),
+            account_manager: Some("am@example.com".to_string()),
+            mrr: Some(1_200.0),
+            score: Some(3.0),
+            signals: vec![RiskSignal {
+                signal: "detractor".to_string(),
+                label: "Detractor".to_string(),
+                detail: "NPS answer <3>".to_string(),
+                weight: Some(2.0),
+            }],
+        }],
+        at_risk_metric: Some("at_risk_clients".to_string()),
     }
 }
