@@ -25,7 +25,12 @@ const EVERY_SIGNAL: &str = "at_risk:\n  min_score: 1\n  signals:\n    usage_drop
 fn client_row(id: &'static str, manager: &'static str) -> Vec<V> {
     vec![
         V::S(id),
-        V::Str(format!("Client {id}")),
+        // One name carries markup: warehouse text, to be escaped.
+        V::Str(if id == "D_IN" {
+            "Client D_IN <b>&</b>".to_string()
+        } else {
+            format!("Client {id}")
+        }),
         V::S("SMB"),
         V::S("EMEA"),
         V::S(manager),
@@ -385,6 +390,22 @@ fn each_account_manager_gets_only_their_own_clients_at_risk() {
             .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
             .expect("text part")
     };
+    let am1_html = {
+        let path = outbox
+            .iter()
+            .find(|p| p.display().to_string().contains("am1@example.com"))
+            .expect("am1's message");
+        mail_parser::MessageParser::default()
+            .parse(&std::fs::read(path).expect("eml"))
+            .and_then(|m| m.body_html(0).map(|t| t.into_owned()))
+            .expect("HTML part")
+    };
+    assert!(
+        am1_html.contains("Client D_IN &lt;b&gt;&amp;&lt;&#x2F;b&gt;")
+            || am1_html.contains("Client D_IN &lt;b&gt;&amp;&lt;/b&gt;"),
+        "the name is escaped"
+    );
+    assert!(!am1_html.contains("<b>&</b>"));
     let am1_text = text_of("am1@example.com");
     assert!(am1_text.contains("Client U_IN · €100.00 MRR"), "{am1_text}");
     assert!(am1_text.contains("Usage dropped: 4 uses in the window, 10 in the window before"));

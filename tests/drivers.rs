@@ -267,3 +267,85 @@ fn the_email_names_the_segments_that_moved_the_figure() {
         .expect("a text part");
     assert!(text.contains(line), "no driver line in {text}");
 }
+
+/// Every shipped metric whose header declares `drivers:` really is made
+/// of its segments that way: on a demo warehouse, split by segment and by
+/// region, each material change gets drivers in both breakdowns, and each
+/// breakdown's contributions sum to the change.
+#[test]
+fn every_declared_split_adds_up_on_the_demo() {
+    use clientpulse::metrics::QueryLibrary;
+    let repo = crate::support::repo();
+    let (library, problems) = QueryLibrary::load(&repo.join("queries"));
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut ids: Vec<String> = library
+        .all()
+        .filter(|q| {
+            library
+                .select(&q.id, None)
+                .is_some_and(|latest| latest.path == q.path)
+        })
+        .filter(|q| q.presentation.composition.is_some())
+        .map(|q| q.id.clone())
+        .collect();
+    ids.sort();
+    assert!(ids.len() >= 20, "{ids:?}");
+
+    let project = Project::new("warehouse");
+    let output = run(crate::support::clientpulse()
+        .args(["demo-data", "--end", "2026-11-25", "--seed", "71", "--out"])
+        .arg(project.path().join("warehouse")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let metrics: String = ids.iter().map(|id| format!("  - id: {id}\n")).collect();
+    let at_risk = std::fs::read_to_string(repo.join("config/clientpulse.yaml"))
+        .expect("shipped config")
+        .split("\nat_risk:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .map(|section| format!("at_risk:\n{section}\n"))
+        .expect("the shipped at_risk section");
+    std::fs::write(
+        project.config(),
+        format!(
+            "warehouse:\n  root: warehouse\nreporting:\n  currency: EUR\n  timezone: UTC\n  title: Client pulse\n  breakdowns: [segment, region]\nqueries: {}\ntemplates: {}\nbenchmarks: benchmarks.yaml\nout: out\nmetrics:\n{metrics}audiences:\n  - name: data-team\n    recipients: [data@example.com]\n{DEFAULT_DELIVERY}{at_risk}",
+            repo.join("queries").display(),
+            repo.join("report-templates").display(),
+        ),
+    )
+    .expect("config");
+    std::fs::write(project.path().join("benchmarks.yaml"), "{}\n").expect("benchmarks");
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = project.report_json("2026-W47");
+    let mut explained = 0;
+    for id in &ids {
+        let metric = metric(&report, id);
+        let has_margin = metric.get("margin").is_some_and(|m| !m.is_null());
+        let change = match (metric["value"].as_f64(), metric["previous"].as_f64()) {
+            (Some(now), Some(before)) => now - before,
+            _ => continue,
+        };
+        if metric["change_meaningful"] == true && !has_margin {
+            assert!(
+                metric.get("drivers").is_some(),
+                "{id} has no drivers: {metric}"
+            );
+        }
+        let Some(drivers) = metric["drivers"].as_array() else {
+            continue;
+        };
+        explained += 1;
+        for dimension in ["segment", "region"] {
+            let sum: f64 = drivers
+                .iter()
+                .filter(|d| d["dimension"] == dimension)
+                .map(|d| d["contribution"].as_f64().expect("contribution"))
+                .sum();
+            assert!(
+                (sum - change).abs() <= 1e-9 * change.abs().max(1.0),
+                "{id} by {dimension}: contributions sum to {sum}, the change is {change}"
+            );
+        }
+    }
+    assert!(explained >= 5, "only {explained} metrics explained");
+}
