@@ -51,18 +51,38 @@ struct ScheduleArgs {
     /// Print the next N starts (RFC 3339, with offset) and exit.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     next: Option<u32>,
-    /// Warehouse root, overriding the config.
-    #[arg(long)]
-    warehouse: Option<String>,
-    /// Where run artefacts (and the scheduler's state) go.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Where every run's artefacts and ledger are kept.
-    #[arg(long)]
-    archive: Option<String>,
+    #[command(flatten)]
+    places: PlaceArgs,
     /// The clock for `--next` (RFC 3339); default: now.
     #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
     now: Option<DateTime<Utc>>,
+}
+
+/// Where a run reads and writes, over the config: shared by `run` and
+/// `schedule`.
+#[derive(Debug, Args)]
+struct PlaceArgs {
+    /// Warehouse root, overriding the config (path, file://… or s3://bucket/prefix).
+    #[arg(long)]
+    warehouse: Option<String>,
+    /// Where run artefacts (and the scheduler's state) go (default: the
+    /// config's `out`, out/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where a copy of every run's artefacts and sent-ledger is kept,
+    /// overriding the config's `archive` (a folder or s3://bucket/prefix).
+    #[arg(long)]
+    archive: Option<String>,
+}
+
+impl PlaceArgs {
+    fn overrides(self) -> Overrides {
+        Overrides {
+            warehouse: self.warehouse,
+            out: self.out,
+            archive: self.archive,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -78,16 +98,8 @@ struct RunArgs {
     /// Last week of a backfill.
     #[arg(long, requires = "from")]
     to: Option<String>,
-    /// Warehouse root, overriding the config (path, file://… or s3://bucket/prefix).
-    #[arg(long)]
-    warehouse: Option<String>,
-    /// Where run artefacts go (default: the config's `out`, out/).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Where a copy of every run's artefacts and sent-ledger is kept,
-    /// overriding the config's `archive` (a folder or s3://bucket/prefix).
-    #[arg(long)]
-    archive: Option<String>,
+    #[command(flatten)]
+    places: PlaceArgs,
     /// Render everything and write the messages to the outbox, sending nothing.
     #[arg(long)]
     dry_run: bool,
@@ -305,11 +317,7 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             let options = RunOptions {
                 config: args.config,
                 periods,
-                overrides: Overrides {
-                    warehouse: args.warehouse,
-                    out: args.out,
-                    archive: args.archive,
-                },
+                overrides: args.places.overrides(),
                 dry_run: args.dry_run,
                 resend: match args.resend {
                     None => Resend::Nothing,
@@ -373,11 +381,7 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             Ok(())
         }
         Command::Schedule(args) => {
-            let overrides = Overrides {
-                warehouse: args.warehouse,
-                out: args.out,
-                archive: args.archive,
-            };
+            let overrides = args.places.overrides();
             let inputs =
                 crate::inputs::Inputs::load(&args.config, &overrides, crate::inputs::Purpose::Run)?;
             let Some(schedule) = inputs.config.schedule.clone() else {

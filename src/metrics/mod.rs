@@ -71,18 +71,10 @@ impl MetricsError {
     /// object store failed to fetch, the data otherwise.
     fn execution(query: &QueryFile, error: &datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError;
-        use object_store::Error as Store;
         let file = query.path.clone();
         let message = one_line(&error.to_string());
         match error.find_root() {
-            DataFusionError::ObjectStore(store)
-                if matches!(
-                    **store,
-                    Store::Generic { .. }
-                        | Store::PermissionDenied { .. }
-                        | Store::Unauthenticated { .. }
-                ) =>
-            {
+            DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
                 MetricsError::WarehouseAccess { file, message }
             }
             _ => MetricsError::Execution { file, message },

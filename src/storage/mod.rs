@@ -164,6 +164,19 @@ impl StorageError {
     }
 }
 
+/// Whether a store error met while a query read the warehouse is a fault
+/// of the way to it (network, credentials, permissions) rather than of
+/// the data: the metrics stage asks here, so that only storage and the
+/// catalog know object_store.
+pub fn is_access_fault(error: &object_store::Error) -> bool {
+    matches!(
+        error,
+        object_store::Error::Generic { .. }
+            | object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. }
+    )
+}
+
 /// A place opened: a store and the prefix inside it that the URL names.
 #[derive(Debug, Clone)]
 pub struct Place {

@@ -2,19 +2,12 @@
 
 Usage: python s3_list.py ENDPOINT BUCKET
 """
-import os
 import sys
 
-import boto3
+from s3_client import client
 
 endpoint, bucket = sys.argv[1:3]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=os.environ.get("S3_TEST_KEY", "test"),
-    aws_secret_access_key=os.environ.get("S3_TEST_KEY", "test"),
-    region_name="us-east-1",
-)
+s3 = client(endpoint)
 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
     for item in page.get("Contents", []):
         print(f"{item['Key']}\t{item['Size']}")

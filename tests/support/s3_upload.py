@@ -6,16 +6,10 @@ Usage: python s3_upload.py ENDPOINT BUCKET PREFIX FOLDER
 import os
 import sys
 
-import boto3
+from s3_client import client
 
 endpoint, bucket, prefix, folder = sys.argv[1:5]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id=os.environ.get("S3_TEST_KEY", "test"),
-    aws_secret_access_key=os.environ.get("S3_TEST_KEY", "test"),
-    region_name="us-east-1",
-)
+s3 = client(endpoint)
 s3.create_bucket(Bucket=bucket)
 for root, _, files in os.walk(folder):
     for name in files:
