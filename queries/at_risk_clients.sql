@@ -22,24 +22,23 @@ SELECT
     NULL AS client,
     NULL AS account_manager,
     NULL AS detail,
-    CAST((SELECT COUNT(*) FROM at_risk) AS DOUBLE) AS value,
+    CAST((SELECT COUNT(DISTINCT client_id) FROM at_risk_signals) AS DOUBLE) AS value,
     (SELECT COUNT(*) FROM risk_paying) AS sample_size,
     CAST(NULL AS DOUBLE) AS mrr,
     CAST(NULL AS DOUBLE) AS score,
     CAST(NULL AS DOUBLE) AS weight
 UNION ALL
 SELECT
-    w.signal AS item,
+    a.signal AS item,
     a.client_id,
     c.name AS client,
     c.account_manager,
-    w.detail,
+    a.detail,
     NULL AS value,
     NULL AS sample_size,
     CAST(a.mrr AS DOUBLE) AS mrr,
-    CAST(a.score AS DOUBLE) AS score,
-    CAST(w.weight AS DOUBLE) AS weight
-FROM at_risk AS a
-JOIN risk_weighted AS w ON w.client_id = a.client_id AND w.weight > 0
+    a.score,
+    a.weight
+FROM at_risk_signals AS a
 LEFT JOIN clients AS c ON c.client_id = a.client_id
 ORDER BY score DESC NULLS FIRST, mrr DESC, client_id, weight DESC, item

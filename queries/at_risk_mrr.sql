@@ -14,4 +14,8 @@
 SELECT
     COALESCE(SUM(mrr), 0) AS value,
     COUNT(*) AS sample_size
-FROM at_risk
+FROM (
+    SELECT client_id, MAX(mrr) AS mrr
+    FROM at_risk_signals
+    GROUP BY client_id
+) AS at_risk

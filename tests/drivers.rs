@@ -258,7 +258,8 @@ fn the_email_names_the_segments_that_moved_the_figure() {
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
     assert!(output.status.success(), "{}", stderr(&output));
     let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
-    let line = "By segment: Enterprise -€300.00 · SMB +€200.00";
+    // Enterprise alone is three times the change; SMB works against it.
+    let line = "By segment: Enterprise -€300.00 (300 %) · SMB +€200.00 (against)";
     assert!(html.contains(line), "no driver line in {html}");
     let eml = crate::support::eml_files(&project.out().join("2026-W47/outbox"));
     let text = mail_parser::MessageParser::default()

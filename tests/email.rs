@@ -140,9 +140,9 @@ fn every_image_is_inline_referenced_sharp_and_described() {
             }
         }
         let shown = images(&html);
-        // An account manager's book has six metrics; the others, many more.
+        // An account manager's book has four metrics; the others, many more.
         let least = if file.display().to_string().contains("account-managers") {
-            6
+            3
         } else {
             10
         };

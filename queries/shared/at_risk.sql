@@ -1,6 +1,6 @@
 -- Shared CTEs: the risk signals of each client paying at the window's end
--- (uses client_mrr), and the clients whose signals weigh at least
--- $at_risk_min_score. Each signal's weight is $<signal>_weight and its
+-- (uses client_mrr), and the signals of the clients whose signals weigh at
+-- least $at_risk_min_score (`at_risk_signals`, one row per signal). Each signal's weight is $<signal>_weight and its
 -- threshold $<signal>_threshold, both from the config's `at_risk`
 -- section; a weight of 0 turns a signal off.
 --
@@ -41,7 +41,7 @@ risk_open_tickets AS (
     FROM tickets
     WHERE opened_at < $window_end
       AND (resolved_at IS NULL OR resolved_at >= $window_end)
-      AND add_days(opened_at, CAST($old_ticket_threshold AS BIGINT)) < $window_end
+      AND opened_at < add_days($window_end, -CAST($old_ticket_threshold AS BIGINT))
     GROUP BY client_id
 ),
 risk_late_onboarding AS (
@@ -157,12 +157,14 @@ risk_signals AS (
             || ' days' AS detail
     FROM risk_renewals
 ),
--- Each signal of a paying client with its weight; signals weighing 0 are off.
+-- Each signal of a paying client with its weight and the client's MRR;
+-- signals weighing 0 are off.
 risk_weighted AS (
     SELECT
         s.client_id,
         s.signal,
         s.detail,
+        p.mrr,
         CASE s.signal
             WHEN 'usage_drop' THEN CAST($usage_drop_weight AS DOUBLE)
             WHEN 'detractor' THEN CAST($detractor_weight AS DOUBLE)
@@ -176,14 +178,19 @@ risk_weighted AS (
     FROM risk_signals AS s
     JOIN risk_paying AS p ON p.client_id = s.client_id
 ),
-at_risk AS (
-    SELECT
-        p.client_id,
-        p.mrr,
-        SUM(w.weight) AS score
-    FROM risk_weighted AS w
-    JOIN risk_paying AS p ON p.client_id = w.client_id
-    WHERE w.weight > 0
-    GROUP BY p.client_id, p.mrr
-    HAVING SUM(w.weight) >= CAST($at_risk_min_score AS DOUBLE)
+-- The signals of the clients at risk, each row with its client's score.
+at_risk_signals AS (
+    SELECT *
+    FROM (
+        SELECT
+            client_id,
+            signal,
+            detail,
+            mrr,
+            weight,
+            SUM(weight) OVER (PARTITION BY client_id) AS score
+        FROM risk_weighted
+        WHERE weight > 0
+    ) AS scored
+    WHERE score >= CAST($at_risk_min_score AS DOUBLE)
 )

@@ -609,11 +609,45 @@ pub async fn register_segment(
                 })
                 .map_err(|e| failed(table, e.to_string()))?
         };
+        let provider = match in_memory(&restricted)
+            .await
+            .map_err(|e| failed(table, e.to_string()))?
+        {
+            Some(memory) => memory,
+            None => restricted.into_view(),
+        };
         target
-            .register_table(table.as_str(), restricted.into_view())
+            .register_table(table.as_str(), provider)
             .map_err(|e| failed(table, e.to_string()))?;
     }
     Ok(())
+}
+
+/// The most rows of one table a segment's session keeps in memory.
+const SEGMENT_ROWS_IN_MEMORY: usize = 1_000_000;
+
+/// A segment's slice of a table, read once into memory when it holds at
+/// most [`SEGMENT_ROWS_IN_MEMORY`] rows: every query of the segment (and
+/// the at-risk query reads some tables five times) then reads it there
+/// instead of joining the whole table with the segment's clients again.
+/// `None` for a larger slice, which stays a view, so memory stays bounded
+/// whatever the warehouse's size.
+async fn in_memory(
+    restricted: &datafusion::dataframe::DataFrame,
+) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+    let schema = restricted.schema().inner().clone();
+    let mut stream = restricted.clone().execute_stream().await?;
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    while let Some(batch) = stream.try_next().await? {
+        rows += batch.num_rows();
+        if rows > SEGMENT_ROWS_IN_MEMORY {
+            return Ok(None);
+        }
+        batches.push(batch);
+    }
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+    Ok(Some(Arc::new(table)))
 }
 
 /// Compares a table's schema with the contract's columns for it.

@@ -328,7 +328,7 @@ struct MetricView {
     /// One line per breakdown: "Segment: Enterprise 38.0 (Off target) · …".
     breakdowns: Vec<String>,
     /// What moved the figure, one line per breakdown: "By segment: SMB
-    /// -3.2 pts (rate) · Enterprise -1.4 pts (mix)".
+    /// -3.2 pts (rate, 78 %) · Enterprise -1.4 pts (mix, 34 %)".
     drivers: Vec<String>,
     /// The rows of a list-valued metric, worded.
     items: Vec<ItemView>,
@@ -796,16 +796,24 @@ const DRIVERS_SHOWN: usize = 3;
 const DRIVER_MIN_SHARE: f64 = 0.05;
 
 /// The largest contributions to a material change, one line per
-/// breakdown, each with its effect: "By segment: SMB -3.2 pts (rate) ·
-/// Enterprise -1.4 pts (mix)". Already ordered largest first.
+/// breakdown, each with its effect and share of the change: "By segment:
+/// SMB -3.2 pts (rate, 78 %) · Enterprise -1.4 pts (mix, 34 %)". Already
+/// ordered largest first.
 fn driver_lines(metric: &MetricReport, currency: &str) -> Vec<String> {
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
     for driver in &metric.drivers {
         if driver.share.abs() < DRIVER_MIN_SHARE {
             continue;
         }
+        // The share of the change it makes; one that works against the
+        // change says so rather than a negative share.
+        let share = if driver.share > 0.0 {
+            format!("{} %", format::number(driver.share * 100.0, 0))
+        } else {
+            "against".to_string()
+        };
         let words = format!(
-            "{} {}{}",
+            "{} {} ({})",
             driver.segment,
             format::change(
                 Some(driver.contribution),
@@ -815,8 +823,8 @@ fn driver_lines(metric: &MetricReport, currency: &str) -> Vec<String> {
             )
             .unwrap_or_default(),
             match driver.effect {
-                Effect::Delta => String::new(),
-                effect => format!(" ({})", effect.as_str()),
+                Effect::Delta => share,
+                effect => format!("{}, {share}", effect.as_str()),
             }
         );
         match lines
