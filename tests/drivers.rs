@@ -13,19 +13,51 @@ const BOTH_WEEKS: &str = "2026-10-01T12:00:00Z";
 const THIS_WEEK: &str = "2026-11-18T12:00:00Z";
 
 /// A project over `fixture`'s warehouse running `metrics` by segment,
-/// with no benchmarks (so any meaningful change is material).
-fn report(fixture: &Fixture, metrics: &[&str]) -> Value {
+/// with no benchmarks (so any meaningful change is material), after its
+/// run of 2026-W47.
+fn project_run(fixture: &Fixture, metrics: &[&str]) -> Project {
     fixture.empty_rest();
-    let project = Project::new(&fixture.root.display().to_string());
-    project.write_config_with(
-        &fixture.root.display().to_string(),
-        metrics,
-        DEFAULT_DELIVERY,
-    );
+    let root = fixture.root.display().to_string();
+    let project = Project::new(&root);
+    project.write_config_with(&root, metrics, DEFAULT_DELIVERY);
     std::fs::write(project.path().join("benchmarks.yaml"), "{}\n").expect("benchmarks");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
     assert!(output.status.success(), "{}", stderr(&output));
-    project.report_json("2026-W47")
+    project
+}
+
+/// The report.json of [`project_run`].
+fn report(fixture: &Fixture, metrics: &[&str]) -> Value {
+    project_run(fixture, metrics).report_json("2026-W47")
+}
+
+/// Three clients whose MRR moves this week: SMB's S1 pays 100 both weeks,
+/// S2 (SMB) starts at 200, Enterprise's E1 stops paying 300. MRR 400 → 300.
+fn mrr_moves(fixture: &Fixture) {
+    fixture.table(
+        "clients",
+        &[
+            client("S1", "SMB"),
+            client("S2", "SMB"),
+            client("E1", "Enterprise"),
+        ],
+    );
+    fixture.table(
+        "subscriptions",
+        &[
+            subscription("s1", "S1", 100.0, 1, None, "2026-01-01T00:00:00Z", None),
+            subscription("s2", "S2", 200.0, 1, None, "2026-11-18T00:00:00Z", None),
+            subscription(
+                "s3",
+                "E1",
+                300.0,
+                1,
+                None,
+                "2026-01-01T00:00:00Z",
+                Some("2026-11-18T00:00:00Z"),
+            ),
+        ],
+    );
 }
 
 /// `count` NPS answers of `score` by fresh respondents of `client`.
@@ -174,33 +206,7 @@ fn an_nps_change_that_is_pure_rate() {
 fn an_additive_metric_splits_into_segment_deltas_that_sum_to_the_change() {
     let dir = tempfile::tempdir().expect("tmp");
     let fixture = Fixture::new(dir.path(), Money::Decimal);
-    fixture.table(
-        "clients",
-        &[
-            client("S1", "SMB"),
-            client("S2", "SMB"),
-            client("E1", "Enterprise"),
-        ],
-    );
-    fixture.table(
-        "subscriptions",
-        &[
-            // Paying both weeks: no change.
-            subscription("s1", "S1", 100.0, 1, None, "2026-01-01T00:00:00Z", None),
-            // New this week: SMB +200.
-            subscription("s2", "S2", 200.0, 1, None, "2026-11-18T00:00:00Z", None),
-            // Ended this week: Enterprise -300.
-            subscription(
-                "s3",
-                "E1",
-                300.0,
-                1,
-                None,
-                "2026-01-01T00:00:00Z",
-                Some("2026-11-18T00:00:00Z"),
-            ),
-        ],
-    );
+    mrr_moves(&fixture);
     let report = report(&fixture, &["mrr", "paying_clients"]);
     let mrr = metric(&report, "mrr");
     assert_eq!(mrr["previous"].as_f64(), Some(400.0));
@@ -224,39 +230,8 @@ fn an_additive_metric_splits_into_segment_deltas_that_sum_to_the_change() {
 fn the_email_names_the_segments_that_moved_the_figure() {
     let dir = tempfile::tempdir().expect("tmp");
     let fixture = Fixture::new(dir.path(), Money::Decimal);
-    fixture.table(
-        "clients",
-        &[
-            client("S1", "SMB"),
-            client("S2", "SMB"),
-            client("E1", "Enterprise"),
-        ],
-    );
-    fixture.table(
-        "subscriptions",
-        &[
-            subscription("s2", "S2", 200.0, 1, None, "2026-11-18T00:00:00Z", None),
-            subscription(
-                "s3",
-                "E1",
-                300.0,
-                1,
-                None,
-                "2026-01-01T00:00:00Z",
-                Some("2026-11-18T00:00:00Z"),
-            ),
-        ],
-    );
-    fixture.empty_rest();
-    let project = Project::new(&fixture.root.display().to_string());
-    project.write_config_with(
-        &fixture.root.display().to_string(),
-        &["mrr"],
-        DEFAULT_DELIVERY,
-    );
-    std::fs::write(project.path().join("benchmarks.yaml"), "{}\n").expect("benchmarks");
-    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    mrr_moves(&fixture);
+    let project = project_run(&fixture, &["mrr"]);
     let html = std::fs::read_to_string(project.out().join("2026-W47/report.html")).expect("html");
     // Enterprise alone is three times the change; SMB works against it.
     let line = "By segment: Enterprise -€300.00 (300 %) · SMB +€200.00 (against)";
