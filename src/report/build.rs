@@ -86,6 +86,8 @@ pub fn build(
 /// grouped into one entry per client.
 fn at_risk_clients(metric: &MetricReport) -> Vec<AtRiskClient> {
     let mut clients: Vec<AtRiskClient> = Vec::new();
+    // Where each client's entry is, so a long list stays linear.
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for item in &metric.items {
         let text = |key: &str| item.texts.get(key).cloned().flatten();
         let number = |key: &str| item.numbers.get(key).copied().flatten();
@@ -102,16 +104,19 @@ fn at_risk_clients(metric: &MetricReport) -> Vec<AtRiskClient> {
             detail: text("detail").unwrap_or_default(),
             weight: number("weight"),
         };
-        match clients.iter_mut().find(|c| c.client_id == client_id) {
+        match index.get(&client_id).and_then(|&at| clients.get_mut(at)) {
             Some(client) => client.signals.push(signal),
-            None => clients.push(AtRiskClient {
-                client_id,
-                client: text("client"),
-                account_manager: text("account_manager"),
-                mrr: number("mrr"),
-                score: number("score"),
-                signals: vec![signal],
-            }),
+            None => {
+                index.insert(client_id.clone(), clients.len());
+                clients.push(AtRiskClient {
+                    client_id,
+                    client: text("client"),
+                    account_manager: text("account_manager"),
+                    mrr: number("mrr"),
+                    score: number("score"),
+                    signals: vec![signal],
+                })
+            }
         }
     }
     clients
