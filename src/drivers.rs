@@ -108,39 +108,32 @@ fn sum(now: f64, before: f64, parts: &[Part<'_>]) -> Option<Vec<Contribution>> {
 }
 
 fn weighted_mean(now: f64, before: f64, parts: &[Part<'_>]) -> Option<Vec<Contribution>> {
-    // A segment's value counts only with a sample behind it.
-    let value = |value: Option<f64>, sample: u64| value.filter(|_| sample > 0);
-    let now_total: u64 = parts
+    // A segment's value counts only with a sample behind it; its weight is
+    // that sample, and 0 without a value.
+    let side = |value: Option<f64>, sample: u64| match value {
+        Some(value) if sample > 0 => (Some(value), sample),
+        _ => (None, 0),
+    };
+    let sides: Vec<_> = parts
         .iter()
-        .filter(|p| value(p.now, p.now_sample).is_some())
-        .map(|p| p.now_sample)
-        .sum();
-    let before_total: u64 = parts
-        .iter()
-        .filter(|p| value(p.before, p.before_sample).is_some())
-        .map(|p| p.before_sample)
-        .sum();
+        .map(|p| (side(p.now, p.now_sample), side(p.before, p.before_sample)))
+        .collect();
+    let now_total: u64 = sides.iter().map(|((_, n1), _)| n1).sum();
+    let before_total: u64 = sides.iter().map(|(_, (_, n0))| n0).sum();
     if now_total == 0 || before_total == 0 {
         return None;
     }
     let mut contributions = Vec::with_capacity(parts.len() * 2);
     let (mut now_mean, mut before_mean) = (0.0, 0.0);
-    for part in parts {
-        let (r1, r0) = match (
-            value(part.now, part.now_sample),
-            value(part.before, part.before_sample),
-        ) {
+    for (part, &((now_value, n1), (before_value, n0))) in parts.iter().zip(&sides) {
+        let (r1, r0) = match (now_value, before_value) {
             (Some(r1), Some(r0)) => (r1, r0),
             (Some(r1), None) => (r1, r1),
             (None, Some(r0)) => (r0, r0),
             (None, None) => continue,
         };
-        let w1 = weight(value(part.now, part.now_sample), part.now_sample, now_total);
-        let w0 = weight(
-            value(part.before, part.before_sample),
-            part.before_sample,
-            before_total,
-        );
+        let w1 = n1 as f64 / now_total as f64;
+        let w0 = n0 as f64 / before_total as f64;
         now_mean += w1 * r1;
         before_mean += w0 * r0;
         for (effect, contribution) in [
@@ -155,13 +148,6 @@ fn weighted_mean(now: f64, before: f64, parts: &[Part<'_>]) -> Option<Vec<Contri
         }
     }
     (adds_up(now_mean, now) && adds_up(before_mean, before)).then_some(contributions)
-}
-
-fn weight(value: Option<f64>, sample: u64, total: u64) -> f64 {
-    match value {
-        Some(_) => sample as f64 / total as f64,
-        None => 0.0,
-    }
 }
 
 #[cfg(test)]

@@ -370,34 +370,29 @@ impl Parameters {
         }
     }
 
-    /// The placeholders of `used` (`$name`) nothing binds, by name, sorted
-    /// (those a config could set are bound to NULL under `unset_as_null`).
-    fn missing(&self, used: &std::collections::HashSet<String>) -> Vec<String> {
-        let values = self.values();
-        let mut missing: Vec<String> = used
-            .iter()
-            .map(|name| name.trim_start_matches('$'))
-            .filter(|name| !values.iter().any(|(bound, _)| bound == name))
-            .filter(|name| !(self.unset_as_null && config_key_of(name).is_some()))
-            .map(str::to_string)
-            .collect();
-        missing.sort();
-        missing
-    }
-
-    /// The values for a plan that uses the placeholders `used` (`$name`).
-    fn values_for(&self, used: &std::collections::HashSet<String>) -> ParamValues {
+    /// The values for a plan that uses the placeholders `used` (`$name`);
+    /// or the names (without `$`, sorted) of those nothing binds. Under
+    /// `unset_as_null`, those a config could set are bound to NULL.
+    fn bind(&self, used: &std::collections::HashSet<String>) -> Result<ParamValues, Vec<String>> {
         let mut values = self.values();
-        if self.unset_as_null {
-            for name in used {
-                let name = name.trim_start_matches('$');
-                if config_key_of(name).is_some() && !values.iter().any(|(bound, _)| *bound == name)
-                {
-                    values.push((name, ScalarValue::Null));
-                }
+        let mut missing = Vec::new();
+        for name in used {
+            let name = name.trim_start_matches('$');
+            if values.iter().any(|(bound, _)| *bound == name) {
+                continue;
+            }
+            if self.unset_as_null && config_key_of(name).is_some() {
+                values.push((name, ScalarValue::Null));
+            } else {
+                missing.push(name.to_string());
             }
         }
-        ParamValues::from(values)
+        if missing.is_empty() {
+            Ok(ParamValues::from(values))
+        } else {
+            missing.sort();
+            Err(missing)
+        }
     }
 
     fn values(&self) -> Vec<(&str, ScalarValue)> {
@@ -458,15 +453,14 @@ pub async fn plan(
         .logical_plan()
         .get_parameter_names()
         .map_err(|e| query_error(query, &e))?;
-    let missing = parameters.missing(&used);
-    if !missing.is_empty() {
-        return Err(MetricsError::Query {
+    let values = parameters
+        .bind(&used)
+        .map_err(|missing| MetricsError::Query {
             file: query.path.clone(),
             message: unset_parameters(&missing),
-        });
-    }
+        })?;
     let frame = frame
-        .with_param_values(parameters.values_for(&used))
+        .with_param_values(values)
         .map_err(|e| query_error(query, &e))?;
     check_columns(query, &frame)?;
     // Building the physical plan catches type errors the logical plan lets
