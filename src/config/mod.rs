@@ -990,6 +990,20 @@ fn data_gate(
     }
 }
 
+/// The config key that sets query parameter `name` (without `$`), if a
+/// config can set it: the inverse of the names [`at_risk`] gives the
+/// at-risk settings.
+pub fn key_of_parameter(name: &str) -> Option<String> {
+    if name == "at_risk_min_score" {
+        Some("at_risk.min_score".to_string())
+    } else if let Some(signal) = name.strip_suffix("_weight") {
+        Some(format!("at_risk.signals.{signal}.weight"))
+    } else {
+        name.strip_suffix("_threshold")
+            .map(|signal| format!("at_risk.signals.{signal}.threshold"))
+    }
+}
+
 /// The `at_risk` section: each signal's weight and threshold become the
 /// parameters `$<signal>_weight` and `$<signal>_threshold` (a number, or
 /// whole days for `14d`), and `min_score` becomes `$at_risk_min_score`.

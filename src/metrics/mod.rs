@@ -262,26 +262,13 @@ fn query_error(query: &QueryFile, error: &datafusion::error::DataFusionError) ->
     }
 }
 
-/// The config key that sets parameter `name` (without `$`), if a config
-/// can set it: the at-risk settings.
-fn config_key_of(name: &str) -> Option<String> {
-    if name == "at_risk_min_score" {
-        Some("at_risk.min_score".to_string())
-    } else if let Some(signal) = name.strip_suffix("_weight") {
-        Some(format!("at_risk.signals.{signal}.weight"))
-    } else {
-        name.strip_suffix("_threshold")
-            .map(|signal| format!("at_risk.signals.{signal}.threshold"))
-    }
-}
-
 /// Says which config keys set the parameters a query uses but no setting
 /// provides (`missing`, sorted names without `$`).
 fn unset_parameters(missing: &[String]) -> String {
     let mut keys = Vec::new();
     let mut unknown = Vec::new();
     for name in missing {
-        match config_key_of(name) {
+        match crate::config::key_of_parameter(name) {
             Some(key) => keys.push(format!("`{key}`")),
             None => unknown.push(format!("`${name}`")),
         }
@@ -381,7 +368,7 @@ impl Parameters {
             if values.iter().any(|(bound, _)| *bound == name) {
                 continue;
             }
-            if self.unset_as_null && config_key_of(name).is_some() {
+            if self.unset_as_null && crate::config::key_of_parameter(name).is_some() {
                 values.push((name, ScalarValue::Null));
             } else {
                 missing.push(name.to_string());
