@@ -35,7 +35,7 @@ fn a_date_partitioned_table_is_pruned_to_the_window() {
     let root = dir.path().join("wh");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let ctx = metrics::new_session(&Default::default()).expect("session");
+        let ctx = metrics::new_session(&Default::default(), &Default::default()).expect("session");
         let warehouse =
             Warehouse::open(&ctx, &root.display().to_string(), &Default::default()).expect("open");
         warehouse

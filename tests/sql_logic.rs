@@ -135,7 +135,7 @@ fn udf_sql_logic_tests() {
     for file in files {
         let mut runner = sqllogictest::Runner::new(|| async {
             Ok(DataFusionDb {
-                ctx: metrics::new_session(&settings()).expect("session"),
+                ctx: metrics::new_session(&settings(), &Default::default()).expect("session"),
             })
         });
         runtime

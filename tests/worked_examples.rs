@@ -21,7 +21,7 @@ pub fn figure(root: &std::path::Path, id: &str) -> MetricValue {
         let (library, problems) = QueryLibrary::load(&repo().join("queries"));
         assert!(problems.is_empty(), "{problems:?}");
         let query = library.select(id, None).expect("query exists");
-        let ctx = metrics::new_session(&Default::default()).expect("session");
+        let ctx = metrics::new_session(&Default::default(), &Default::default()).expect("session");
         let warehouse =
             Warehouse::open(&ctx, &root.display().to_string(), &Default::default()).expect("open");
         let tables: Vec<(String, NeededBy)> = metrics::tables_read(&ctx, query)

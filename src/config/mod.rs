@@ -54,6 +54,7 @@ struct RawConfig {
     data_gate: Option<RawDataGate>,
     schedule: Option<RawSchedule>,
     at_risk: Option<RawAtRisk>,
+    engine: Option<RawEngine>,
 }
 
 impl RawConfig {
@@ -73,6 +74,7 @@ impl RawConfig {
         self.data_gate = self.data_gate.take().or(other.data_gate);
         self.schedule = self.schedule.take().or(other.schedule);
         self.at_risk = self.at_risk.take().or(other.at_risk);
+        self.engine = self.engine.take().or(other.engine);
     }
 }
 
@@ -97,6 +99,16 @@ struct RawS3 {
     connect_timeout_seconds: Option<u64>,
     retries: Option<u32>,
     retry_timeout_seconds: Option<u64>,
+}
+
+/// How queries run on this machine.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    /// The most memory queries may hold at once (`2GiB`, `512MiB`).
+    memory_limit: Option<String>,
+    /// Where queries spill what does not fit (relative to the config).
+    spill_dir: Option<String>,
 }
 
 /// What must hold of the data before a report goes out.
@@ -326,7 +338,22 @@ pub struct Config {
     /// When `clientpulse schedule` runs; `None` when the config has none.
     pub schedule: Option<crate::schedule::Schedule>,
     pub at_risk: AtRisk,
+    pub engine: EngineSettings,
 }
+
+/// How queries run on this machine (`engine`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineSettings {
+    /// The most bytes the run's queries may hold at once; above it,
+    /// sorts and aggregations spill to disk. `None`: no limit.
+    pub memory_limit: Option<u64>,
+    /// Where spilled data goes; `None`: the system's temporary folder.
+    pub spill_dir: Option<PathBuf>,
+}
+
+/// The smallest `engine.memory_limit`: below it, no query of the catalogue
+/// can run.
+pub const MIN_MEMORY_LIMIT: u64 = 64 << 20;
 
 /// The metric of the at-risk list when the config names none.
 pub const DEFAULT_AT_RISK_METRIC: &str = "at_risk_clients";
@@ -886,6 +913,34 @@ fn validate(
             )
         })
         .unwrap_or_default();
+    let engine = raw
+        .engine
+        .map(|raw| {
+            let line = yaml::line_of_top_level_key(text, "engine");
+            let memory_limit = raw.memory_limit.and_then(|size| {
+                parse_size(&size)
+                    .and_then(|bytes| {
+                        if bytes < MIN_MEMORY_LIMIT {
+                            Err(format!("it must be at least {}MiB", MIN_MEMORY_LIMIT >> 20))
+                        } else {
+                            Ok(bytes)
+                        }
+                    })
+                    .map_err(|message| {
+                        problems.push(Diagnostic::at_line(
+                            path,
+                            line,
+                            format!("engine.memory_limit `{size}`: {message}"),
+                        ))
+                    })
+                    .ok()
+            });
+            EngineSettings {
+                memory_limit,
+                spill_dir: raw.spill_dir.map(|dir| normalize(&base.join(dir))),
+            }
+        })
+        .unwrap_or_default();
     let data_gate = raw
         .data_gate
         .map(|gate| {
@@ -929,9 +984,42 @@ fn validate(
             data_gate,
             schedule,
             at_risk,
+            engine,
         })
     })();
     (config, files)
+}
+
+/// A size in bytes from `512MiB`, `2GiB`, `1.5GB` or a plain number of
+/// bytes: binary (KiB, MiB, GiB) and decimal (KB, MB, GB) units.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| "not a size like 2GiB or 512MiB".to_string())?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` (use KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    let bytes = number * scale;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err("too large".to_string());
+    }
+    Ok(bytes.round() as u64)
 }
 
 /// The `data_gate` section over the defaults, every problem reported.
@@ -1245,6 +1333,17 @@ mod tests {
         assert!(!plausible_address("ceo@example.com\r\nBcc: x@y.z"));
         assert!(!plausible_address("nobody"));
         assert_eq!(strip_display_name("Pulse <p@example.com>"), "p@example.com");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("512 MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("2 parsecs").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("").is_err());
     }
 
     #[test]

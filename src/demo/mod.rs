@@ -404,7 +404,7 @@ fn write_tables(dir: &Path, options: &DemoOptions) -> std::io::Result<()> {
                 ("target_days?", Int),
             ],
         )?,
-        usage: TableWriter::create(
+        usage: TableWriter::create_by_week(
             dir,
             "usage_events",
             &[
@@ -413,6 +413,7 @@ fn write_tables(dir: &Path, options: &DemoOptions) -> std::io::Result<()> {
                 ("feature", Text),
                 ("occurred_at", Timestamp),
             ],
+            "occurred_at",
         )?,
     };
     let end = options

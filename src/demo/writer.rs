@@ -2,6 +2,7 @@
 //! buffered up to a fixed count, then written as a row group, so memory
 //! stays bounded whatever the scale.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -52,7 +53,21 @@ pub struct TableWriter {
     schema: SchemaRef,
     columns: Vec<Vec<Cell>>,
     writer: ArrowWriter<File>,
+    /// For an event table: the timestamp column whose week each row group
+    /// holds, and the rows of each week waiting to be written.
+    by_week: Option<(usize, BTreeMap<i64, Rows>)>,
 }
+
+/// Rows waiting to be written, each a cell per column.
+type Rows = Vec<Vec<Cell>>;
+
+/// Rows of one week held before they are written out as one row group,
+/// in an event table written week by week.
+const ROWS_PER_WEEK_FLUSH: usize = 32_768;
+
+/// Microseconds in a week, and from the epoch to its first Monday.
+const WEEK: i64 = 7 * 86_400_000_000;
+const FIRST_MONDAY: i64 = 4 * 86_400_000_000;
 
 impl TableWriter {
     /// Creates `<dir>/<name>/part-0.parquet` with the given columns; a
@@ -91,10 +106,44 @@ impl TableWriter {
             columns: vec![Vec::new(); schema.fields().len()],
             schema,
             writer,
+            by_week: None,
         })
     }
 
+    /// As [`TableWriter::create`], for an event table whose rows come in
+    /// any order: each row group holds the rows of one week (Monday to
+    /// Monday, UTC) of `time_column`, as a table appended week by week
+    /// does. A query for a window then reads only the row groups whose
+    /// time statistics overlap it.
+    pub fn create_by_week(
+        dir: &Path,
+        name: &str,
+        columns: &[(&str, Kind)],
+        time_column: &str,
+    ) -> std::io::Result<Self> {
+        let mut table = TableWriter::create(dir, name, columns)?;
+        let index = table
+            .schema
+            .index_of(time_column)
+            .map_err(std::io::Error::other)?;
+        table.by_week = Some((index, BTreeMap::new()));
+        Ok(table)
+    }
+
     pub fn push(&mut self, row: Vec<Cell>) -> std::io::Result<()> {
+        if let Some((index, weeks)) = &mut self.by_week {
+            let week = match row.get(*index) {
+                Some(Cell::Timestamp(Some(t))) => (t - FIRST_MONDAY).div_euclid(WEEK),
+                _ => i64::MIN,
+            };
+            let rows = weeks.entry(week).or_default();
+            rows.push(row);
+            if rows.len() >= ROWS_PER_WEEK_FLUSH {
+                let rows = std::mem::take(rows);
+                self.write_rows(rows)?;
+            }
+            return Ok(());
+        }
         for (column, cell) in self.columns.iter_mut().zip(row) {
             column.push(cell);
         }
@@ -119,7 +168,24 @@ impl TableWriter {
         self.writer.flush().map_err(std::io::Error::other)
     }
 
+    /// Writes `rows` (of one week) as one row group.
+    fn write_rows(&mut self, rows: Rows) -> std::io::Result<()> {
+        for row in rows {
+            for (column, cell) in self.columns.iter_mut().zip(row) {
+                column.push(cell);
+            }
+        }
+        self.flush()
+    }
+
     pub fn finish(mut self) -> std::io::Result<()> {
+        if let Some((_, weeks)) = self.by_week.take() {
+            for (_, rows) in weeks {
+                if !rows.is_empty() {
+                    self.write_rows(rows)?;
+                }
+            }
+        }
         self.flush()?;
         self.writer.close().map_err(std::io::Error::other)?;
         Ok(())

@@ -14,12 +14,16 @@ pub mod udf;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::common::ParamValues;
 use datafusion::common::config::Dialect;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use thiserror::Error;
@@ -28,6 +32,7 @@ pub use library::{Composition, Format, Presentation, QueryFile, QueryLibrary, Un
 
 use chrono::{DateTime, Utc};
 
+use crate::config::EngineSettings;
 use crate::fault::Fault;
 use crate::period::{Period, Window, WindowBounds};
 
@@ -181,10 +186,34 @@ fn session_config() -> Result<SessionConfig, MetricsError> {
         .set_str("datafusion.execution.time_zone", "UTC"))
 }
 
-/// A new DataFusion session with every clientpulse UDF registered; an
-/// error only when a `DATAFUSION_*` environment variable is invalid.
-pub fn new_session(settings: &udf::UdfSettings) -> Result<SessionContext, MetricsError> {
-    let ctx = SessionContext::new_with_config(session_config()?);
+/// A new DataFusion session with every clientpulse UDF registered, its
+/// queries' memory bounded by `engine.memory_limit` (sorts and
+/// aggregations spill to disk above it, fairly shared between the queries
+/// running at once); an error only when a `DATAFUSION_*` environment
+/// variable is invalid.
+pub fn new_session(
+    settings: &udf::UdfSettings,
+    engine: &EngineSettings,
+) -> Result<SessionContext, MetricsError> {
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = engine.memory_limit {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        // The five largest consumers are named when the limit is hit.
+        let top = std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN);
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(limit),
+            top,
+        )));
+    }
+    if let Some(dir) = &engine.spill_dir {
+        runtime = runtime.with_temp_file_path(dir);
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|error| MetricsError::Environment {
+            message: one_line(&error.to_string()),
+        })?;
+    let ctx = SessionContext::new_with_config_rt(session_config()?, runtime);
     udf::register_udfs(&ctx, settings);
     Ok(ctx)
 }
@@ -432,6 +461,19 @@ pub async fn plan(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<DataFrame, MetricsError> {
+    prepare(ctx, query, parameters)
+        .await
+        .map(|(frame, _)| frame)
+}
+
+/// A query's logical plan with its window bound, and the physical plan
+/// that runs it (built once: building it also catches type errors the
+/// logical plan lets through).
+async fn prepare(
+    ctx: &SessionContext,
+    query: &QueryFile,
+    parameters: &Parameters,
+) -> Result<(DataFrame, Arc<dyn ExecutionPlan>), MetricsError> {
     let frame = ctx
         .sql_with_options(&query.sql, read_only_sql())
         .await
@@ -452,12 +494,12 @@ pub async fn plan(
     check_columns(query, &frame)?;
     // Building the physical plan catches type errors the logical plan lets
     // through (a comparison of a timestamp with a string, say).
-    frame
+    let physical = frame
         .clone()
         .create_physical_plan()
         .await
         .map_err(|e| query_error(query, &e))?;
-    Ok(frame)
+    Ok((frame, physical))
 }
 
 /// Plans every query with the parameters `parameters` gives it; returns
@@ -502,9 +544,8 @@ pub async fn run(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<MetricValue, MetricsError> {
-    let frame = plan(ctx, query, parameters).await?;
-    let batches = frame
-        .collect()
+    let (frame, physical) = prepare(ctx, query, parameters).await?;
+    let batches = datafusion::physical_plan::collect(physical, Arc::new(frame.task_ctx()))
         .await
         .map_err(|e| MetricsError::execution(query, &e))?;
     read_result(query, &batches)
@@ -527,6 +568,18 @@ fn read_rows(query: &QueryFile, batches: &[RecordBatch]) -> Result<Vec<Row>, Met
     let mut rows = Vec::new();
     for batch in batches {
         let schema = batch.schema();
+        // Each column converted once per batch (not once per row: a list
+        // of thousands of at-risk rows made that quadratic).
+        let columns: Vec<(&str, Column)> = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, column)| {
+                Column::read(column.as_ref())
+                    .map(|read| (field.name().as_str(), read))
+                    .map_err(|message| shape(format!("column `{}`: {message}", field.name())))
+            })
+            .collect::<Result<_, _>>()?;
         for row in 0..batch.num_rows() {
             let mut parsed = Row {
                 item: None,
@@ -535,25 +588,25 @@ fn read_rows(query: &QueryFile, batches: &[RecordBatch]) -> Result<Vec<Row>, Met
                 numbers: BTreeMap::new(),
                 texts: BTreeMap::new(),
             };
-            for (field, column) in schema.fields().iter().zip(batch.columns()) {
-                let name = field.name().as_str();
-                if field.data_type().is_numeric() || field.data_type() == &DataType::Null {
-                    let number = as_f64(column.as_ref(), row)
-                        .map_err(|message| shape(format!("column `{name}`: {message}")))?;
-                    match name {
-                        "value" => parsed.value = number,
-                        "sample_size" => parsed.sample_size = number,
-                        _ => {
-                            parsed.numbers.insert(name.to_string(), number);
+            for (name, column) in &columns {
+                match column {
+                    Column::Number(_) => {
+                        let number = column.number(row);
+                        match *name {
+                            "value" => parsed.value = number,
+                            "sample_size" => parsed.sample_size = number,
+                            _ => {
+                                parsed.numbers.insert(name.to_string(), number);
+                            }
                         }
                     }
-                } else {
-                    let text = as_text(column.as_ref(), row)
-                        .map_err(|message| shape(format!("column `{name}`: {message}")))?;
-                    if name == "item" {
-                        parsed.item = text;
-                    } else {
-                        parsed.texts.insert(name.to_string(), text);
+                    Column::Text(_) => {
+                        let text = column.text(row);
+                        if *name == "item" {
+                            parsed.item = text;
+                        } else {
+                            parsed.texts.insert(name.to_string(), text);
+                        }
                     }
                 }
             }
@@ -561,6 +614,60 @@ fn read_rows(query: &QueryFile, batches: &[RecordBatch]) -> Result<Vec<Row>, Met
         }
     }
     Ok(rows)
+}
+
+/// A result column as plain values: numbers (integers and floats read as
+/// f64) or text (anything else, cast to UTF-8).
+enum Column {
+    Number(Vec<Option<f64>>),
+    Text(ArrayRef),
+}
+
+impl Column {
+    fn read(column: &dyn Array) -> Result<Column, String> {
+        let data_type = column.data_type();
+        if data_type == &DataType::Null {
+            return Ok(Column::Number(vec![None; column.len()]));
+        }
+        if data_type.is_integer() {
+            let column = cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
+            let column = column.as_primitive::<Int64Type>();
+            return Ok(Column::Number(
+                column.iter().map(|n| n.map(|n| n as f64)).collect(),
+            ));
+        }
+        if data_type.is_numeric() {
+            let column = cast(column, &DataType::Float64).map_err(|e| e.to_string())?;
+            // NaN and infinities become null: metrics.md forbids them in a
+            // report.
+            return Ok(Column::Number(
+                column
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .map(|n| n.filter(|n| n.is_finite()))
+                    .collect(),
+            ));
+        }
+        Ok(Column::Text(
+            cast(column, &DataType::Utf8).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    fn number(&self, row: usize) -> Option<f64> {
+        match self {
+            Column::Number(values) => values.get(row).copied().flatten(),
+            Column::Text(_) => None,
+        }
+    }
+
+    fn text(&self, row: usize) -> Option<String> {
+        match self {
+            Column::Text(column) if !column.is_null(row) => {
+                Some(column.as_string::<i32>().value(row).to_string())
+            }
+            _ => None,
+        }
+    }
 }
 
 fn whole_count(query: &QueryFile, n: Option<f64>) -> Result<u64, MetricsError> {
@@ -628,30 +735,4 @@ fn read_result(query: &QueryFile, batches: &[RecordBatch]) -> Result<MetricValue
             items,
         },
     })
-}
-
-fn as_text(column: &dyn Array, row: usize) -> Result<Option<String>, String> {
-    if column.is_null(row) {
-        return Ok(None);
-    }
-    let column = cast(column, &DataType::Utf8).map_err(|e| e.to_string())?;
-    Ok(Some(column.as_string::<i32>().value(row).to_string()))
-}
-
-/// Reads a row of a numeric column as f64; NaN and infinities become null,
-/// since metrics.md forbids them in a report.
-fn as_f64(column: &dyn Array, row: usize) -> Result<Option<f64>, String> {
-    if column.is_null(row) {
-        return Ok(None);
-    }
-    let value = if column.data_type().is_integer() {
-        let column = cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
-        column.as_primitive::<Int64Type>().value(row) as f64
-    } else if column.data_type().is_numeric() {
-        let column = cast(column, &DataType::Float64).map_err(|e| e.to_string())?;
-        column.as_primitive::<Float64Type>().value(row)
-    } else {
-        return Ok(None);
-    };
-    Ok(value.is_finite().then_some(value))
 }
