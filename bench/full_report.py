@@ -110,7 +110,7 @@ def table_rows(path):
         if os.path.isdir(folder):
             rows[table] = duckdb.sql(
                 f"SELECT SUM(num_rows) FROM parquet_file_metadata('{folder}/**/*.parquet')"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
     return rows
 
 
