@@ -258,6 +258,7 @@ async fn run_week(
         &config.reporting.breakdowns,
         &config.udf_settings(),
         &settings,
+        config.engine.slice_bytes(),
     )
     .await?;
     progress.stage(&format!("report {}", period.label));
@@ -335,6 +336,7 @@ async fn account_books(
         delivery::is_plain_address,
         &config.udf_settings(),
         &config.query_settings(),
+        config.engine.slice_bytes(),
         progress,
     )
     .await?;

@@ -566,14 +566,17 @@ pub async fn all_segments(
 /// Registers in `target` each of `tables` of `base`, restricted to the
 /// clients whose `column` is `value`: every query then computes its metric
 /// over that segment exactly as it does over all clients. The value is an
-/// expression literal, never SQL text.
+/// expression literal, never SQL text. Slices are read into memory while
+/// they fit in `memory_bytes` together (see [`in_memory`]).
 pub async fn register_segment(
     base: &SessionContext,
     target: &SessionContext,
     tables: &BTreeSet<String>,
     column: &str,
     value: &SegmentValue,
+    memory_bytes: usize,
 ) -> Result<(), CatalogError> {
+    let mut room = memory_bytes;
     let failed = |table: &str, reason: String| CatalogError::Unreadable {
         table: table.to_string(),
         location: format!("segment {column} = {value:?}"),
@@ -609,7 +612,7 @@ pub async fn register_segment(
                 })
                 .map_err(|e| failed(table, e.to_string()))?
         };
-        let provider = match in_memory(&restricted)
+        let provider = match in_memory(&restricted, &mut room)
             .await
             .map_err(|e| failed(table, e.to_string()))?
         {
@@ -623,29 +626,29 @@ pub async fn register_segment(
     Ok(())
 }
 
-/// The most rows of one table a segment's session keeps in memory.
-const SEGMENT_ROWS_IN_MEMORY: usize = 1_000_000;
-
-/// A segment's slice of a table, read once into memory when it holds at
-/// most [`SEGMENT_ROWS_IN_MEMORY`] rows: every query of the segment (and
-/// the at-risk query reads some tables five times) then reads it there
-/// instead of joining the whole table with the segment's clients again.
-/// `None` for a larger slice, which stays a view, so memory stays bounded
-/// whatever the warehouse's size.
+/// A segment's slice of a table, read once into memory when it fits in
+/// the `room` left (which it then takes): every query of the segment (a
+/// book runs each of its metrics for twelve weeks, and the at-risk query
+/// reads some tables five times) then reads it there instead of joining
+/// the whole table with the segment's clients again. `None` for a slice
+/// that does not fit, which stays a view, so memory stays bounded by the
+/// config whatever the warehouse's size.
 async fn in_memory(
     restricted: &datafusion::dataframe::DataFrame,
+    room: &mut usize,
 ) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
     let schema = restricted.schema().inner().clone();
     let mut stream = restricted.clone().execute_stream().await?;
     let mut batches = Vec::new();
-    let mut rows = 0;
+    let mut bytes = 0;
     while let Some(batch) = stream.try_next().await? {
-        rows += batch.num_rows();
-        if rows > SEGMENT_ROWS_IN_MEMORY {
+        bytes += batch.get_array_memory_size();
+        if bytes > *room {
             return Ok(None);
         }
         batches.push(batch);
     }
+    *room -= bytes;
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
     Ok(Some(Arc::new(table)))
 }

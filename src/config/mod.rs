@@ -351,6 +351,28 @@ pub struct EngineSettings {
     pub spill_dir: Option<PathBuf>,
 }
 
+impl EngineSettings {
+    /// What segments' and books' sessions may hold in memory of their
+    /// slices of the tables: a quarter of `memory_limit`, or
+    /// [`DEFAULT_SLICE_BYTES`] without one.
+    pub fn slice_bytes(&self) -> usize {
+        let bytes = self
+            .memory_limit
+            .map_or(DEFAULT_SLICE_BYTES, |limit| limit / 4);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+
+    /// What the queries running at once may hold: `memory_limit` less the
+    /// slices' share, so that the two together stay within it.
+    pub fn query_bytes(&self) -> Option<usize> {
+        self.memory_limit
+            .map(|limit| usize::try_from(limit - limit / 4).unwrap_or(usize::MAX))
+    }
+}
+
+/// The slices' memory when the config sets no `engine.memory_limit`.
+pub const DEFAULT_SLICE_BYTES: u64 = 512 << 20;
+
 /// The smallest `engine.memory_limit`: below it, no query of the catalogue
 /// can run.
 pub const MIN_MEMORY_LIMIT: u64 = 64 << 20;

@@ -198,8 +198,7 @@ pub fn new_session(
     engine: &EngineSettings,
 ) -> Result<SessionContext, MetricsError> {
     let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = engine.memory_limit {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if let Some(limit) = engine.query_bytes() {
         // The five largest consumers are named when the limit is hit.
         let top = std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN);
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(

@@ -82,13 +82,15 @@ pub async fn by_segment(
     breakdowns: &[String],
     udf_settings: &udf::UdfSettings,
     settings: &QuerySettings,
+    memory_bytes: usize,
 ) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
     let mut by_metric = vec![Vec::new(); selected.len()];
     let previous = period.previous();
     for dimension in breakdowns {
         for value in catalog::segment_values(ctx, dimension).await? {
             let segment_ctx = super::sibling_session(ctx, udf_settings);
-            catalog::register_segment(ctx, &segment_ctx, tables, dimension, &value).await?;
+            catalog::register_segment(ctx, &segment_ctx, tables, dimension, &value, memory_bytes)
+                .await?;
             // Every (metric, week) pair the segment needs, in metric order.
             let jobs: Vec<(usize, &Period)> = selected
                 .iter()
@@ -153,6 +155,7 @@ pub async fn books(
     is_address: impl Fn(&str) -> bool,
     udf_settings: &udf::UdfSettings,
     settings: &QuerySettings,
+    memory_bytes: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<Book>, MetricsError> {
     let mut books = Vec::new();
@@ -165,7 +168,8 @@ pub async fn books(
             continue;
         }
         let book_ctx = super::sibling_session(ctx, udf_settings);
-        catalog::register_segment(ctx, &book_ctx, tables, column, &Some(value.clone())).await?;
+        let address = Some(value.clone());
+        catalog::register_segment(ctx, &book_ctx, tables, column, &address, memory_bytes).await?;
         let weekly = weekly(&book_ctx, selected, period, settings, progress).await?;
         books.push(Book {
             address: value,
