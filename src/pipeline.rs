@@ -256,9 +256,11 @@ async fn run_week(
         &inputs.selected,
         period,
         &config.reporting.breakdowns,
-        &config.udf_settings(),
+        &series::SliceSessions {
+            udf_settings: &config.udf_settings(),
+            memory_bytes: config.engine.slice_bytes(),
+        },
         &settings,
-        config.engine.slice_bytes(),
     )
     .await?;
     progress.stage(&format!("report {}", period.label));
@@ -334,9 +336,11 @@ async fn account_books(
         period,
         audience.per.as_deref().unwrap_or_default(),
         delivery::is_plain_address,
-        &config.udf_settings(),
+        &series::SliceSessions {
+            udf_settings: &config.udf_settings(),
+            memory_bytes: config.engine.slice_bytes(),
+        },
         &config.query_settings(),
-        config.engine.slice_bytes(),
         progress,
     )
     .await?;

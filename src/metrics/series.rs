@@ -19,6 +19,13 @@ pub const TREND_WEEKS: usize = 12;
 /// Metric queries run at once; DataFusion parallelises inside each too.
 const CONCURRENT_QUERIES: usize = 4;
 
+/// How the session of a segment or a book is made: its UDFs' settings,
+/// and the memory its slices of the tables may take (the rest stay views).
+pub struct SliceSessions<'a> {
+    pub udf_settings: &'a udf::UdfSettings,
+    pub memory_bytes: usize,
+}
+
 /// One metric's figure for the week over one segment of clients.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentFigure {
@@ -80,17 +87,23 @@ pub async fn by_segment(
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     breakdowns: &[String],
-    udf_settings: &udf::UdfSettings,
+    slices: &SliceSessions<'_>,
     settings: &QuerySettings,
-    memory_bytes: usize,
 ) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
     let mut by_metric = vec![Vec::new(); selected.len()];
     let previous = period.previous();
     for dimension in breakdowns {
         for value in catalog::segment_values(ctx, dimension).await? {
-            let segment_ctx = super::sibling_session(ctx, udf_settings);
-            catalog::register_segment(ctx, &segment_ctx, tables, dimension, &value, memory_bytes)
-                .await?;
+            let segment_ctx = super::sibling_session(ctx, slices.udf_settings);
+            catalog::register_segment(
+                ctx,
+                &segment_ctx,
+                tables,
+                dimension,
+                &value,
+                slices.memory_bytes,
+            )
+            .await?;
             // Every (metric, week) pair the segment needs, in metric order.
             let jobs: Vec<(usize, &Period)> = selected
                 .iter()
@@ -145,7 +158,6 @@ pub struct Book {
 /// `column` that `is_address` accepts, `selected` over the week and its
 /// trend, computed by the same queries over the tables restricted to those
 /// clients (as a segment is).
-#[allow(clippy::too_many_arguments)]
 pub async fn books(
     ctx: &SessionContext,
     tables: &BTreeSet<String>,
@@ -153,9 +165,8 @@ pub async fn books(
     period: &Period,
     column: &str,
     is_address: impl Fn(&str) -> bool,
-    udf_settings: &udf::UdfSettings,
+    slices: &SliceSessions<'_>,
     settings: &QuerySettings,
-    memory_bytes: usize,
     progress: &dyn Progress,
 ) -> Result<Vec<Book>, MetricsError> {
     let mut books = Vec::new();
@@ -167,9 +178,17 @@ pub async fn books(
         if !is_address(&value) {
             continue;
         }
-        let book_ctx = super::sibling_session(ctx, udf_settings);
+        let book_ctx = super::sibling_session(ctx, slices.udf_settings);
         let address = Some(value.clone());
-        catalog::register_segment(ctx, &book_ctx, tables, column, &address, memory_bytes).await?;
+        catalog::register_segment(
+            ctx,
+            &book_ctx,
+            tables,
+            column,
+            &address,
+            slices.memory_bytes,
+        )
+        .await?;
         let weekly = weekly(&book_ctx, selected, period, settings, progress).await?;
         books.push(Book {
             address: value,
