@@ -158,6 +158,7 @@ pub struct Book {
 /// `column` that `is_address` accepts, `selected` over the week and its
 /// trend, computed by the same queries over the tables restricted to those
 /// clients (as a segment is).
+#[allow(clippy::too_many_arguments)]
 pub async fn books(
     ctx: &SessionContext,
     tables: &BTreeSet<String>,
