@@ -21,7 +21,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::common::ParamValues;
 use datafusion::common::config::Dialect;
-use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -58,6 +58,12 @@ pub enum MetricsError {
     /// credentials): neither the query nor the data is known to be wrong.
     #[error("{file}: cannot read the warehouse: {message}")]
     WarehouseAccess { file: PathBuf, message: String },
+    /// The query needed more memory than `engine.memory_limit` leaves it,
+    /// even spilling: neither the query nor the data is wrong (exit 1).
+    #[error(
+        "{file}: ran out of the memory engine.memory_limit allows (raise it, or run fewer queries' worth of data): {message}"
+    )]
+    OutOfMemory { file: PathBuf, message: String },
 }
 
 impl MetricsError {
@@ -68,6 +74,7 @@ impl MetricsError {
             | MetricsError::Environment { .. } => Fault::Input,
             MetricsError::Execution { .. } => Fault::Data,
             MetricsError::WarehouseAccess { .. } => Fault::WarehouseAccess,
+            MetricsError::OutOfMemory { .. } => Fault::Internal,
             MetricsError::Catalog(error) => error.fault(),
         }
     }
@@ -82,6 +89,7 @@ impl MetricsError {
             DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
                 MetricsError::WarehouseAccess { file, message }
             }
+            DataFusionError::ResourcesExhausted(_) => MetricsError::OutOfMemory { file, message },
             _ => MetricsError::Execution { file, message },
         }
     }
@@ -187,12 +195,12 @@ fn session_config() -> Result<SessionConfig, MetricsError> {
 }
 
 /// A new DataFusion session with every clientpulse UDF registered, its
-/// queries' memory bounded by `engine.memory_limit`: sorts and
-/// aggregations spill to disk once the run's queries together hold that
-/// much. (A fair pool, which caps each query at its share of the limit
-/// from the start, spilled at scale 160 where nothing needed to and made
-/// the run 45 % slower.) An error only when a `DATAFUSION_*` environment
-/// variable is invalid.
+/// queries' memory bounded by `engine.memory_limit`: each sort and
+/// aggregation may hold its fair share of the pool and spills to disk
+/// beyond it. (A greedy pool, first come first served, was faster at
+/// scale 160 but failed at 1600: an aggregation that had spilled all it
+/// held still found the pool taken by the other queries running at once.)
+/// An error only when a `DATAFUSION_*` environment variable is invalid.
 pub fn new_session(
     settings: &udf::UdfSettings,
     engine: &EngineSettings,
@@ -202,7 +210,7 @@ pub fn new_session(
         // The five largest consumers are named when the limit is hit.
         let top = std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN);
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
-            GreedyMemoryPool::new(limit),
+            FairSpillPool::new(limit),
             top,
         )));
     }

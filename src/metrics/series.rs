@@ -17,7 +17,10 @@ use crate::progress::Progress;
 /// Weeks in a metric's trend, the current one included (metrics.md).
 pub const TREND_WEEKS: usize = 12;
 /// Metric queries run at once; DataFusion parallelises inside each too.
-const CONCURRENT_QUERIES: usize = 4;
+/// Two, not more: under a memory limit each sort and aggregation gets its
+/// fair share of the pool, and with four queries at once an at-risk
+/// query's sort at scale 1600 got too small a share to merge its spills.
+const CONCURRENT_QUERIES: usize = 2;
 
 /// How the session of a segment or a book is made: its UDFs' settings,
 /// and the memory its slices of the tables may take (the rest stay views).
