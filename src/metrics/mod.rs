@@ -61,7 +61,7 @@ pub enum MetricsError {
     /// The query needed more memory than `engine.memory_limit` leaves it,
     /// even spilling: neither the query nor the data is wrong (exit 1).
     #[error(
-        "{file}: ran out of the memory engine.memory_limit allows (raise it, or run fewer queries' worth of data): {message}"
+        "{file}: ran out of the memory engine.memory_limit allows, even spilling to disk (raise it): {message}"
     )]
     OutOfMemory { file: PathBuf, message: String },
 }
@@ -599,8 +599,8 @@ fn read_rows(query: &QueryFile, batches: &[RecordBatch]) -> Result<Vec<Row>, Met
             };
             for (name, column) in &columns {
                 match column {
-                    Column::Number(_) => {
-                        let number = column.number(row);
+                    Column::Number(values) => {
+                        let number = values.get(row).copied().flatten();
                         match *name {
                             "value" => parsed.value = number,
                             "sample_size" => parsed.sample_size = number,
@@ -609,8 +609,9 @@ fn read_rows(query: &QueryFile, batches: &[RecordBatch]) -> Result<Vec<Row>, Met
                             }
                         }
                     }
-                    Column::Text(_) => {
-                        let text = column.text(row);
+                    Column::Text(texts) => {
+                        let text = (!texts.is_null(row))
+                            .then(|| texts.as_string::<i32>().value(row).to_string());
                         if *name == "item" {
                             parsed.item = text;
                         } else {
@@ -660,22 +661,6 @@ impl Column {
         Ok(Column::Text(
             cast(column, &DataType::Utf8).map_err(|e| e.to_string())?,
         ))
-    }
-
-    fn number(&self, row: usize) -> Option<f64> {
-        match self {
-            Column::Number(values) => values.get(row).copied().flatten(),
-            Column::Text(_) => None,
-        }
-    }
-
-    fn text(&self, row: usize) -> Option<String> {
-        match self {
-            Column::Text(column) if !column.is_null(row) => {
-                Some(column.as_string::<i32>().value(row).to_string())
-            }
-            _ => None,
-        }
     }
 }
 
