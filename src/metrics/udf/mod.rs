@@ -6,6 +6,7 @@
 //! `queries/`. Settings (time zone, business calendar) travel inside the UDF
 //! structs; nothing is global.
 
+pub mod exact_sum;
 pub mod revenue;
 pub mod satisfaction;
 pub mod statistics;
@@ -37,6 +38,10 @@ impl Default for UdfSettings {
 
 /// Registers every clientpulse UDF with `ctx`.
 pub fn register_udfs(ctx: &SessionContext, settings: &UdfSettings) {
+    // In place of the built-in `sum` and `avg`: exact over DOUBLE, so no
+    // figure depends on the order rows arrive in (see `exact_sum`).
+    ctx.register_udaf(AggregateUDF::from(exact_sum::ExactFloat::sum()));
+    ctx.register_udaf(AggregateUDF::from(exact_sum::ExactFloat::avg()));
     ctx.register_udaf(AggregateUDF::from(satisfaction::NpsScore::default()));
     ctx.register_udaf(AggregateUDF::from(satisfaction::NpsMargin::default()));
     ctx.register_udaf(AggregateUDF::from(statistics::PercentileExact::default()));
