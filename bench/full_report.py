@@ -9,7 +9,8 @@ events and 120 clients, 1600 about 100 M events and 192 k clients):
 2. runs the full report over it: the shipped config (every metric, its
    12-week trend, every segment, every account manager's book) with
    `--warehouse`, as a user would, and reads the run's own per-stage
-   timings; wall time and peak RSS are measured here (wait4);
+   timings and its `--profile` (each query's time and the rows it read
+   per table); wall time and peak RSS are measured here (wait4);
 3. runs DuckDB (from PyPI) on the same files for the heaviest figures of
    the one week only (stickiness, active clients, NPS, MRR and its five
    movements), written as plain DuckDB SQL below, in its own process so
@@ -115,8 +116,11 @@ def table_rows(path):
 
 
 def clientpulse(binary, path, out):
-    """The full report over `path`: (seconds, peak MiB, stages, report)."""
+    """The full report over `path`: (seconds, peak MiB, stages, report,
+    profile), the profile being the run's own `--profile` lines."""
     shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out, exist_ok=True)
+    profile_path = os.path.join(out, "profile.jsonl")
     command = [
         binary,
         "run",
@@ -129,6 +133,8 @@ def clientpulse(binary, path, out):
         "--period",
         PERIOD,
         "--dry-run",
+        "--profile",
+        profile_path,
         "--now",
         NOW,
     ]
@@ -141,7 +147,33 @@ def clientpulse(binary, path, out):
     )
     with open(os.path.join(out, PERIOD, "report.json")) as file:
         report = json.load(file)
-    return seconds, peak, stages, report
+    with open(profile_path) as file:
+        profile = [json.loads(line) for line in file if line.strip()]
+    return seconds, peak, stages, report, profile
+
+
+def profile_summary(profile, top=8):
+    """Lines saying what the queries read, table by table, and which
+    metrics cost the most (seconds summed over their queries: queries run
+    two at once, so the sum exceeds the wall time)."""
+    rows = {}
+    seconds = {}
+    runs = {}
+    for query in profile:
+        for table, count in query["rows_read"].items():
+            rows[table] = rows.get(table, 0) + count
+        seconds[query["metric"]] = seconds.get(query["metric"], 0.0) + query["seconds"]
+        runs[query["metric"]] = runs.get(query["metric"], 0) + 1
+    lines = [
+        f"    {len(profile)} queries, {sum(seconds.values()):.1f} s summed; rows read: "
+        + ", ".join(f"{t} {n:,}" for t, n in sorted(rows.items(), key=lambda kv: -kv[1]))
+    ]
+    costly = sorted(seconds.items(), key=lambda kv: -kv[1])[:top]
+    lines.append(
+        "    costliest: "
+        + ", ".join(f"{metric} {s:.1f} s ({runs[metric]} runs)" for metric, s in costly)
+    )
+    return lines
 
 
 # DuckDB's version of each figure, one week (the week ending WEEK_END),
@@ -305,6 +337,8 @@ def main():
                 flush=True,
             )
             print(f"    stages: {ours[2]}", flush=True)
+            for line in profile_summary(ours[4]):
+                print(line, flush=True)
             if best is None or ours[0] < best[0][0]:
                 best = (ours, theirs)
         ours, theirs = best

@@ -107,6 +107,10 @@ struct RunArgs {
     /// or only to RECIPIENT.
     #[arg(long, value_name = "RECIPIENT", num_args = 0..=1, default_missing_value = "")]
     resend: Option<String>,
+    /// Write what each query cost to FILE, one JSON line per query run
+    /// (metric, scope, week, seconds, rows read per table).
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
     /// The clock, for reproducible runs (RFC 3339); default: now.
     #[arg(long, hide = true, env = "CLIENTPULSE_NOW")]
     now: Option<DateTime<Utc>>,
@@ -214,11 +218,22 @@ impl crate::schedule::Runner for ScheduledRun {
 }
 
 /// The run as its watcher sees it: on a terminal, a live line with the
-/// stage and the metric being computed; at the end, each stage's time.
+/// stage and the metric being computed; at the end, each stage's time;
+/// with `--profile`, each query's cost in a file.
 struct Watch {
     interactive: bool,
     started: std::time::Instant,
     stages: std::sync::Mutex<Vec<(String, std::time::Instant)>>,
+    profile: Option<std::sync::Mutex<Profile>>,
+}
+
+/// `run --profile FILE`: one JSON line per query, written as it finishes.
+struct Profile {
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    /// The first write that failed: told at the end, without failing a
+    /// run whose report may already be sent.
+    failed: Option<std::io::Error>,
 }
 
 impl Watch {
@@ -228,16 +243,46 @@ impl Watch {
             interactive: std::io::stderr().is_terminal(),
             started: std::time::Instant::now(),
             stages: std::sync::Mutex::new(Vec::new()),
+            profile: None,
         }
     }
 
-    /// Clears the live line.
+    /// Also writes each query's cost to `path` (created or truncated now,
+    /// so a path that cannot be written stops the run before it starts).
+    fn with_profile(mut self, path: &std::path::Path) -> Result<Watch, RunError> {
+        let file = std::fs::File::create(path).map_err(|source| {
+            RunError::State(crate::state::StateError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?;
+        self.profile = Some(std::sync::Mutex::new(Profile {
+            path: path.to_path_buf(),
+            file: std::io::BufWriter::new(file),
+            failed: None,
+        }));
+        Ok(self)
+    }
+
+    /// Clears the live line, and flushes the profile.
     fn finish(&self) {
         if self.interactive {
             eprint!("\r\x1b[2K");
         }
         if let Ok(mut stages) = self.stages.lock() {
             stages.push(("end".to_string(), std::time::Instant::now()));
+        }
+        if let Some(Ok(mut profile)) = self.profile.as_ref().map(|p| p.lock()) {
+            use std::io::Write;
+            if let Err(error) = profile.file.flush() {
+                profile.failed.get_or_insert(error);
+            }
+            if let Some(error) = &profile.failed {
+                eprintln!(
+                    "warning: the profile {} is incomplete: {error}",
+                    profile.path.display()
+                );
+            }
         }
     }
 
@@ -274,6 +319,22 @@ impl crate::progress::Progress for Watch {
     fn metric(&self, id: &str, done: usize, total: usize) {
         if self.interactive {
             eprint!("\r\x1b[2Kmetrics [{done}/{total}] {id}");
+        }
+    }
+
+    fn query(&self, cost: &crate::progress::QueryCost) {
+        let Some(Ok(mut profile)) = self.profile.as_ref().map(|p| p.lock()) else {
+            return;
+        };
+        if profile.failed.is_some() {
+            return;
+        }
+        use std::io::Write;
+        let written = serde_json::to_writer(&mut profile.file, cost)
+            .map_err(std::io::Error::from)
+            .and_then(|()| profile.file.write_all(b"\n"));
+        if let Err(error) = written {
+            profile.failed = Some(error);
         }
     }
 }
@@ -326,7 +387,10 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                 },
                 now: args.now.unwrap_or_else(Utc::now),
             };
-            let progress = Watch::new();
+            let progress = match &args.profile {
+                Some(path) => Watch::new().with_profile(path)?,
+                None => Watch::new(),
+            };
             let outcomes = pipeline::run(&options, &progress).await;
             progress.finish();
             for week in outcomes? {

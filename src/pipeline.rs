@@ -248,7 +248,8 @@ async fn run_week(
     let config = &inputs.config;
     let settings = config.query_settings();
     progress.stage(&format!("metrics {}", period.label));
-    let weekly = series::weekly(ctx, &inputs.selected, period, &settings, progress).await?;
+    let weekly =
+        series::weekly(ctx, &inputs.selected, period, &settings, "trend", progress).await?;
     progress.stage(&format!("segments {}", period.label));
     let segments = series::by_segment(
         ctx,
@@ -261,6 +262,7 @@ async fn run_week(
             memory_bytes: config.engine.slice_bytes(),
         },
         &settings,
+        progress,
     )
     .await?;
     progress.stage(&format!("report {}", period.label));

@@ -9,6 +9,26 @@ pub trait Progress: Sync {
     fn stage(&self, _name: &str) {}
     /// A metric's queries are done (`done` of `total`).
     fn metric(&self, _id: &str, _done: usize, _total: usize) {}
+    /// One query ran: what it cost, for `run --profile`.
+    fn query(&self, _cost: &QueryCost) {}
+}
+
+/// What one run of one metric's query cost. Plain data: the metrics stage
+/// measures it, the CLI writes it out (one JSON line per query).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QueryCost {
+    /// The metric id.
+    pub metric: String,
+    /// Which figures: `trend`, `segment <column>=<value>` or
+    /// `book <column>=<value>`.
+    pub scope: String,
+    /// The week the query's window ends with (`2026-W47`).
+    pub week: String,
+    /// Wall time from planning to the last row, in seconds.
+    pub seconds: f64,
+    /// Rows each warehouse table gave the query after pruning (files, row
+    /// groups, pages), by table; `(in memory)` for a slice held in memory.
+    pub rows_read: std::collections::BTreeMap<String, u64>,
 }
 
 /// Tells no one: for tests and library callers.

@@ -303,3 +303,91 @@ fn a_backfill_runs_every_week_of_the_range() {
     }
     assert!(!project.out().join("2026-W47").exists());
 }
+
+/// `run --profile FILE`: one JSON line per query run, saying what it cost
+/// and what it read, table by table.
+#[test]
+fn a_profile_says_what_each_query_read() {
+    let project = Project::new("warehouse");
+    demo_data(&project.path().join("warehouse"), "52");
+    project.write_config_with(
+        "warehouse",
+        &["stickiness", "mrr", "nps"],
+        crate::support::DEFAULT_DELIVERY,
+    );
+    let profile = project.path().join("profile.jsonl");
+    let flag = format!("--profile={}", profile.display());
+    let output = run(&mut project.command(&["run", "--period", "2026-W46", &flag]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&profile).expect("profile written");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let (trend, segments): (Vec<_>, Vec<_>) =
+        lines.iter().partition(|line| line["scope"] == "trend");
+    // Each metric for each of the 12 weeks of its trend, and no more.
+    assert_eq!(trend.len(), 3 * 12, "{text}");
+    for id in ["stickiness", "mrr", "nps"] {
+        let weeks: std::collections::BTreeSet<&str> = trend
+            .iter()
+            .filter(|line| line["metric"] == id)
+            .map(|line| line["week"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(weeks.len(), 12, "{id}: {weeks:?}");
+        assert!(weeks.contains("2026-W46") && weeks.contains("2026-W35"));
+    }
+    for line in &trend {
+        assert!(line["seconds"].as_f64().is_some_and(|s| s >= 0.0), "{line}");
+        let read = &line["rows_read"];
+        match line["metric"].as_str() {
+            Some("stickiness") => {
+                assert!(
+                    read["usage_events"].as_u64().is_some_and(|n| n > 0),
+                    "{line}"
+                );
+                assert_eq!(read.as_object().map(|o| o.len()), Some(1), "{line}");
+            }
+            Some("mrr") => assert!(read["subscriptions"].as_u64().is_some_and(|n| n > 0)),
+            Some("nps") => assert!(read["survey_responses"].as_u64().is_some_and(|n| n > 0)),
+            other => panic!("unexpected metric {other:?}"),
+        }
+    }
+    // Every segment of the default breakdown (`segment`) runs each metric
+    // for the week over its slice of the tables, held in memory.
+    let enterprise: Vec<_> = segments
+        .iter()
+        .filter(|line| line["scope"] == "segment segment=Enterprise" && line["week"] == "2026-W46")
+        .collect();
+    assert_eq!(enterprise.len(), 3, "{text}");
+    for line in enterprise {
+        assert!(
+            line["rows_read"]["(in memory)"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "{line}"
+        );
+    }
+    // The week's figures are the same with or without a profile.
+    let profiled = project.report_json("2026-W46");
+    std::fs::remove_dir_all(project.out()).expect("clear out");
+    let output = run(&mut project.command(&["run", "--period", "2026-W46"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plain = project.report_json("2026-W46");
+    for id in ["stickiness", "mrr", "nps"] {
+        assert_eq!(metric(&profiled, id), metric(&plain, id), "{id}");
+    }
+}
+
+/// A profile that cannot be written stops the run before anything is
+/// computed or sent: exit 1, naming the file.
+#[test]
+fn a_profile_that_cannot_be_written_is_exit_1_before_the_run() {
+    let project = Project::new("warehouse");
+    demo_data(&project.path().join("warehouse"), "53");
+    let profile = project.path().join("no-such-folder/profile.jsonl");
+    let flag = format!("--profile={}", profile.display());
+    let output = run(&mut project.command(&["run", "--period", "2026-W46", &flag]));
+    assert_clean_failure(&output, 1, &["no-such-folder/profile.jsonl"]);
+    assert!(!project.out().join("2026-W46").exists());
+}

@@ -691,6 +691,63 @@ fn check_contract(
     }
 }
 
+/// Rows each table gave an executed plan, by table name, after pruning
+/// (files, row groups, pages): what the query actually read. A table's
+/// name is its folder in the warehouse (the path segment before the file
+/// and any `column=value` partition folders); a segment's slice held in
+/// memory counts as `(in memory)`. Run after the plan has been executed.
+pub fn rows_read(
+    plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+) -> std::collections::BTreeMap<String, u64> {
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+
+    let mut rows = std::collections::BTreeMap::new();
+    let mut pending = vec![Arc::clone(plan)];
+    while let Some(node) = pending.pop() {
+        pending.extend(node.children().into_iter().cloned());
+        let Some(source) = node.downcast_ref::<DataSourceExec>() else {
+            continue;
+        };
+        let read = node
+            .metrics()
+            .and_then(|metrics| metrics.output_rows())
+            .unwrap_or(0) as u64;
+        let source = source.data_source();
+        let (table, read) = if let Some(files) = source.downcast_ref::<FileScanConfig>() {
+            let table = files
+                .file_groups
+                .iter()
+                .flat_map(|group| group.files())
+                .find_map(|file| table_of(&file.object_meta.location))
+                .unwrap_or_else(|| "(files)".to_string());
+            (table, read)
+        } else if let Some(memory) = source.downcast_ref::<MemorySourceConfig>() {
+            // A memory scan keeps no row count: it reads all it holds.
+            let held = memory.partitions().iter().flatten();
+            let rows: usize = held.map(|batch| batch.num_rows()).sum();
+            ("(in memory)".to_string(), rows as u64)
+        } else {
+            continue;
+        };
+        *rows.entry(table).or_insert(0) += read;
+    }
+    rows
+}
+
+/// The table a warehouse file belongs to: its folder, above any
+/// `column=value` partition folders.
+fn table_of(location: &object_store::path::Path) -> Option<String> {
+    let parts: Vec<_> = location.parts().collect();
+    let folders = parts.split_last().map(|(_, folders)| folders)?;
+    folders
+        .iter()
+        .rev()
+        .find(|part| !part.as_ref().contains('='))
+        .map(|part| part.as_ref().to_string())
+}
+
 /// The local folder of a `file://` or plain-path root, if it is local.
 pub fn local_root(root: &str) -> Option<std::path::PathBuf> {
     storage::local_path(root)

@@ -553,11 +553,36 @@ pub async fn run(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<MetricValue, MetricsError> {
-    let (frame, physical) = prepare(ctx, query, parameters).await?;
-    let batches = datafusion::physical_plan::collect(physical, Arc::new(frame.task_ctx()))
+    run_measured(ctx, query, parameters)
         .await
-        .map_err(|e| MetricsError::execution(query, &e))?;
-    read_result(query, &batches)
+        .map(|(value, _)| value)
+}
+
+/// What running a query took: wall time from planning to the last row,
+/// and the rows each table gave it.
+pub struct Measured {
+    pub seconds: f64,
+    pub rows_read: BTreeMap<String, u64>,
+}
+
+/// Runs a query for one window and measures it (for `run --profile`).
+pub async fn run_measured(
+    ctx: &SessionContext,
+    query: &QueryFile,
+    parameters: &Parameters,
+) -> Result<(MetricValue, Measured), MetricsError> {
+    let started = std::time::Instant::now();
+    let (frame, physical) = prepare(ctx, query, parameters).await?;
+    let batches =
+        datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
+            .await
+            .map_err(|e| MetricsError::execution(query, &e))?;
+    let value = read_result(query, &batches)?;
+    let measured = Measured {
+        seconds: started.elapsed().as_secs_f64(),
+        rows_read: crate::catalog::rows_read(&physical),
+    };
+    Ok((value, measured))
 }
 
 /// One row of a query's result, as plain values.

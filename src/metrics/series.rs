@@ -12,7 +12,7 @@ use super::{MetricValue, MetricsError, Parameters, QueryFile, QuerySettings, udf
 use crate::catalog;
 use crate::config::MetricSelection;
 use crate::period::Period;
-use crate::progress::Progress;
+use crate::progress::{Progress, QueryCost};
 
 /// Weeks in a metric's trend, the current one included (metrics.md).
 pub const TREND_WEEKS: usize = 12;
@@ -43,12 +43,14 @@ pub struct SegmentFigure {
 }
 
 /// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
-/// weeks ending with `period`, oldest first.
+/// weeks ending with `period`, oldest first. `scope` names the figures in
+/// the costs told to `progress` (`trend`, or a book).
 pub async fn weekly(
     ctx: &SessionContext,
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     settings: &QuerySettings,
+    scope: &str,
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<MetricValue>>, MetricsError> {
     let weeks = period.trailing(TREND_WEEKS);
@@ -62,7 +64,7 @@ pub async fn weekly(
         let parameters = Parameters::new(week, window, settings);
         let last_week = std::ptr::eq(week, &weeks[weeks.len() - 1]);
         async move {
-            let value = super::run(ctx, query, &parameters).await;
+            let value = measured(ctx, query, &parameters, scope, week, progress).await;
             if last_week {
                 progress.metric(&query.id, metric + 1, selected.len());
             }
@@ -84,6 +86,7 @@ pub async fn weekly(
 /// `tables` are restricted to the segment's clients. Metrics whose change
 /// splits over segments (`-- drivers:`) get the week before too, in the
 /// same pass over the same restricted tables.
+#[allow(clippy::too_many_arguments)]
 pub async fn by_segment(
     ctx: &SessionContext,
     tables: &BTreeSet<String>,
@@ -92,6 +95,7 @@ pub async fn by_segment(
     breakdowns: &[String],
     slices: &SliceSessions<'_>,
     settings: &QuerySettings,
+    progress: &dyn Progress,
 ) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
     let mut by_metric = vec![Vec::new(); selected.len()];
     let previous = period.previous();
@@ -107,6 +111,10 @@ pub async fn by_segment(
                 slices.memory_bytes,
             )
             .await?;
+            let scope = format!(
+                "segment {dimension}={}",
+                value.as_deref().unwrap_or("(none)")
+            );
             // Every (metric, week) pair the segment needs, in metric order.
             let jobs: Vec<(usize, &Period)> = selected
                 .iter()
@@ -122,8 +130,9 @@ pub async fn by_segment(
                     let window = selection.window.unwrap_or(query.window);
                     let parameters = Parameters::new(week, window, settings);
                     let segment_ctx = &segment_ctx;
+                    let scope = &scope;
                     async move {
-                        super::run(segment_ctx, query, &parameters)
+                        measured(segment_ctx, query, &parameters, scope, week, progress)
                             .await
                             .map(|figure| (index, figure))
                     }
@@ -193,11 +202,32 @@ pub async fn books(
             slices.memory_bytes,
         )
         .await?;
-        let weekly = weekly(&book_ctx, selected, period, settings, progress).await?;
+        let scope = format!("book {column}={value}");
+        let weekly = weekly(&book_ctx, selected, period, settings, &scope, progress).await?;
         books.push(Book {
             address: value,
             weekly,
         });
     }
     Ok(books)
+}
+
+/// Runs a query and tells `progress` what it cost.
+async fn measured(
+    ctx: &SessionContext,
+    query: &QueryFile,
+    parameters: &Parameters,
+    scope: &str,
+    week: &Period,
+    progress: &dyn Progress,
+) -> Result<MetricValue, MetricsError> {
+    let (value, cost) = super::run_measured(ctx, query, parameters).await?;
+    progress.query(&QueryCost {
+        metric: query.id.clone(),
+        scope: scope.to_string(),
+        week: week.label.clone(),
+        seconds: cost.seconds,
+        rows_read: cost.rows_read,
+    });
+    Ok(value)
 }
