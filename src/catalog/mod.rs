@@ -757,3 +757,26 @@ pub fn local_root(root: &str) -> Option<std::path::PathBuf> {
 pub fn contract_table_names() -> BTreeSet<&'static str> {
     CONTRACT.iter().map(|t| t.name).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_belongs_to_its_folder_above_any_partition_folders() {
+        let table = |path: &str| table_of(&object_store::path::Path::from(path));
+        assert_eq!(
+            table("usage_events/part-0.parquet").as_deref(),
+            Some("usage_events")
+        );
+        assert_eq!(
+            table("demo/usage_events/date=2026-11-20/part-0.parquet").as_deref(),
+            Some("usage_events")
+        );
+        assert_eq!(
+            table("wh/tickets/year=2026/month=11/a.parquet").as_deref(),
+            Some("tickets")
+        );
+        assert_eq!(table("part-0.parquet"), None);
+    }
+}
