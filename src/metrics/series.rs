@@ -16,11 +16,12 @@ use crate::progress::{Progress, QueryCost};
 
 /// Weeks in a metric's trend, the current one included (metrics.md).
 pub const TREND_WEEKS: usize = 12;
-/// Metric queries run at once; DataFusion parallelises inside each too.
-/// Two, not more: under a memory limit each sort and aggregation gets its
-/// fair share of the pool, and with four queries at once an at-risk
-/// query's sort at scale 1600 got too small a share to merge its spills.
-const CONCURRENT_QUERIES: usize = 2;
+/// Metric queries run at once; DataFusion parallelises inside each (on
+/// every core). One: the hash tables of a query's joins cannot spill, and
+/// two at-risk queries at once (a dozen joins each) left a sort at scale
+/// 1600 too little of a 2 GiB pool, so the run failed (exit 1), or not,
+/// depending on timing. One at a time costs about 8 % at scale 160.
+const CONCURRENT_QUERIES: usize = 1;
 
 /// How the session of a segment or a book is made: its UDFs' settings,
 /// and the memory its slices of the tables may take (the rest stay views).
