@@ -29,6 +29,9 @@ pub struct QueryCost {
     /// Rows each warehouse table gave the query after pruning (files, row
     /// groups, pages), by table; `(in memory)` for a slice held in memory.
     pub rows_read: std::collections::BTreeMap<String, u64>,
+    /// The query ran out of memory beside another and ran again alone
+    /// (the cost is that of the run alone).
+    pub ran_again_alone: bool,
 }
 
 /// Tells no one: for tests and library callers.

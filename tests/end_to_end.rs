@@ -339,6 +339,8 @@ fn a_profile_says_what_each_query_read() {
     }
     for line in &trend {
         assert!(line["seconds"].as_f64().is_some_and(|s| s >= 0.0), "{line}");
+        // Nothing runs out of memory on a small warehouse.
+        assert_eq!(line["ran_again_alone"], false, "{line}");
         let read = &line["rows_read"];
         match line["metric"].as_str() {
             Some("stickiness") => {

@@ -16,12 +16,20 @@ use crate::progress::{Progress, QueryCost};
 
 /// Weeks in a metric's trend, the current one included (metrics.md).
 pub const TREND_WEEKS: usize = 12;
-/// Metric queries run at once; DataFusion parallelises inside each (on
-/// every core). One: the hash tables of a query's joins cannot spill, and
-/// two at-risk queries at once (a dozen joins each) left a sort at scale
-/// 1600 too little of a 2 GiB pool, so the run failed (exit 1), or not,
-/// depending on timing. One at a time costs about 8 % at scale 160.
-const CONCURRENT_QUERIES: usize = 1;
+/// Metric queries run at once; DataFusion parallelises inside each too.
+/// Two overlap one query's planning and small scans with another's work
+/// (one at a time was a third slower at scale 16); a query that runs out
+/// of memory beside another runs again alone (see [`Lanes`]).
+const CONCURRENT_QUERIES: usize = 2;
+
+/// Who runs beside whom. Queries share the lanes; one that runs out of
+/// memory takes them all and runs again alone. The hash tables of a
+/// query's joins cannot spill, and two at-risk queries at once (a dozen
+/// joins each) could leave a sort at scale 1600 too little of a 2 GiB
+/// pool, depending on timing: alone it fits. Queries only read, so
+/// running one again gives the same figures.
+#[derive(Default)]
+struct Lanes(tokio::sync::RwLock<()>);
 
 /// How the session of a segment or a book is made: its UDFs' settings,
 /// and the memory its slices of the tables may take (the rest stay views).
@@ -59,13 +67,14 @@ pub async fn weekly(
     let jobs: Vec<(usize, &Period)> = (0..selected.len())
         .flat_map(|metric| weeks.iter().map(move |week| (metric, week)))
         .collect();
+    let lanes = &Lanes::default();
     let values: Vec<MetricValue> = futures::stream::iter(jobs.iter().map(|&(metric, week)| {
         let (selection, query) = &selected[metric];
         let window = selection.window.unwrap_or(query.window);
         let parameters = Parameters::new(week, window, settings);
         let last_week = std::ptr::eq(week, &weeks[weeks.len() - 1]);
         async move {
-            let value = measured(ctx, query, &parameters, scope, week, progress).await;
+            let value = measured(ctx, query, &parameters, scope, week, progress, lanes).await;
             if last_week {
                 progress.metric(&query.id, metric + 1, selected.len());
             }
@@ -125,6 +134,7 @@ pub async fn by_segment(
                     std::iter::once((index, period)).chain(before)
                 })
                 .collect();
+            let lanes = &Lanes::default();
             let figures: Vec<(usize, MetricValue)> =
                 futures::stream::iter(jobs.iter().map(|&(index, week)| {
                     let (selection, query) = &selected[index];
@@ -133,9 +143,17 @@ pub async fn by_segment(
                     let segment_ctx = &segment_ctx;
                     let scope = &scope;
                     async move {
-                        measured(segment_ctx, query, &parameters, scope, week, progress)
-                            .await
-                            .map(|figure| (index, figure))
+                        measured(
+                            segment_ctx,
+                            query,
+                            &parameters,
+                            scope,
+                            week,
+                            progress,
+                            lanes,
+                        )
+                        .await
+                        .map(|figure| (index, figure))
                     }
                 }))
                 .buffered(CONCURRENT_QUERIES)
@@ -213,7 +231,8 @@ pub async fn books(
     Ok(books)
 }
 
-/// Runs a query and tells `progress` what it cost.
+/// Runs a query in its lane (alone, again, if it ran out of memory beside
+/// another) and tells `progress` what it cost.
 async fn measured(
     ctx: &SessionContext,
     query: &QueryFile,
@@ -221,14 +240,26 @@ async fn measured(
     scope: &str,
     week: &Period,
     progress: &dyn Progress,
+    lanes: &Lanes,
 ) -> Result<MetricValue, MetricsError> {
-    let (value, cost) = super::run_measured(ctx, query, parameters).await?;
+    let shared = {
+        let _lane = lanes.0.read().await;
+        super::run_measured(ctx, query, parameters).await
+    };
+    let ran_again_alone = matches!(shared, Err(MetricsError::OutOfMemory { .. }));
+    let (value, cost) = if ran_again_alone {
+        let _alone = lanes.0.write().await;
+        super::run_measured(ctx, query, parameters).await?
+    } else {
+        shared?
+    };
     progress.query(&QueryCost {
         metric: query.id.clone(),
         scope: scope.to_string(),
         week: week.label.clone(),
         seconds: cost.seconds,
         rows_read: cost.rows_read,
+        ran_again_alone,
     });
     Ok(value)
 }
