@@ -710,12 +710,12 @@ pub fn rows_read(
         let Some(source) = node.downcast_ref::<DataSourceExec>() else {
             continue;
         };
-        let read = node
-            .metrics()
-            .and_then(|metrics| metrics.output_rows())
-            .unwrap_or(0) as u64;
         let source = source.data_source();
         let (table, read) = if let Some(files) = source.downcast_ref::<FileScanConfig>() {
+            let read = node
+                .metrics()
+                .and_then(|metrics| metrics.output_rows())
+                .unwrap_or(0) as u64;
             let table = files
                 .file_groups
                 .iter()

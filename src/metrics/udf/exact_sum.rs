@@ -51,13 +51,21 @@ impl ExactFloat {
 
     /// Whether these arguments take the exact path.
     fn exact(&self, args: &AccumulatorArgs) -> bool {
-        !args.is_distinct
-            && args.return_field.data_type() == &DataType::Float64
-            && args
-                .expr_fields
-                .first()
-                .is_some_and(|field| field.data_type() == &DataType::Float64)
+        takes_exact(
+            args.is_distinct,
+            args.expr_fields,
+            args.return_field.data_type(),
+        )
     }
+}
+
+/// DOUBLE in and out, without DISTINCT: the calls summed exactly.
+fn takes_exact(is_distinct: bool, inputs: &[FieldRef], output: &DataType) -> bool {
+    !is_distinct
+        && output == &DataType::Float64
+        && inputs
+            .first()
+            .is_some_and(|field| field.data_type() == &DataType::Float64)
 }
 
 impl PartialEq for ExactFloat {
@@ -98,13 +106,11 @@ impl AggregateUDFImpl for ExactFloat {
         }
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let exact = !args.is_distinct
-            && args.return_field.data_type() == &DataType::Float64
-            && args
-                .input_fields
-                .first()
-                .is_some_and(|field| field.data_type() == &DataType::Float64);
-        if exact {
+        if takes_exact(
+            args.is_distinct,
+            args.input_fields,
+            args.return_field.data_type(),
+        ) {
             Ok(vec![Arc::new(Field::new(
                 format_state_name(args.name, "exact_sum"),
                 DataType::Binary,
