@@ -6,6 +6,7 @@
 //! `queries/`. Settings (time zone, business calendar) travel inside the UDF
 //! structs; nothing is global.
 
+pub mod days;
 pub mod exact_sum;
 pub mod revenue;
 pub mod satisfaction;
@@ -43,6 +44,10 @@ pub fn register_udfs(ctx: &SessionContext, settings: &UdfSettings) {
     ctx.register_udaf(AggregateUDF::from(exact_sum::ExactFloat::sum()));
     ctx.register_udaf(AggregateUDF::from(exact_sum::ExactFloat::avg()));
     ctx.register_udaf(AggregateUDF::from(satisfaction::NpsScore::default()));
+    ctx.register_udaf(AggregateUDF::from(days::DayFold::set()));
+    ctx.register_udaf(AggregateUDF::from(days::DayFold::tally()));
+    ctx.register_udf(ScalarUDF::from(days::CountIn::days()));
+    ctx.register_udf(ScalarUDF::from(days::CountIn::tally()));
     ctx.register_udaf(AggregateUDF::from(satisfaction::NpsMargin::default()));
     ctx.register_udaf(AggregateUDF::from(statistics::PercentileExact::default()));
     ctx.register_udf(ScalarUDF::from(satisfaction::CsatSatisfied::default()));
