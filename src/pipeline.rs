@@ -1,11 +1,13 @@
 //! The order of the stages, and the only place that knows it.
 //!
 //! `run`: inputs → (demo warehouse) → warehouse catalog → data checks →
-//! metrics (the week, its trend, and the week per segment of clients) →
-//! report (built, judged against the benchmarks, rendered) → artefacts,
-//! kept in the archive → the sent-ledger, read back from the archive →
-//! delivery → the outbox, kept in the archive. `check` walks the same path up to planning every query,
-//! without running or sending anything; `lock` stops after the inputs.
+//! shared tables (computed once for the week) → metrics (the week, its
+//! trend, and the week per segment of clients) → report (built, judged
+//! against the benchmarks, rendered) → artefacts, kept in the archive →
+//! the sent-ledger, read back from the archive → delivery → the outbox,
+//! kept in the archive. `check` walks the same path up to planning every
+//! query, without running or sending anything; `lock` stops after the
+//! inputs.
 //!
 //! This file only calls the stages in order and turns their errors into
 //! one [`RunError`]; what each stage does, validation and fan-out
@@ -192,7 +194,7 @@ pub async fn run(
         if !gate.is_empty() {
             return Err(gate_failed(&inputs, &archive, period, options, gate).await);
         }
-        outcomes.push(run_week(&ctx, &tables, &inputs, &archive, period, options, progress).await?);
+        outcomes.push(run_week(&ctx, &inputs, &archive, period, options, progress).await?);
     }
     Ok(outcomes)
 }
@@ -238,7 +240,6 @@ async fn gate_failed(
 
 async fn run_week(
     ctx: &SessionContext,
-    tables: &BTreeSet<String>,
     inputs: &Inputs,
     archive: &Archive,
     period: &Period,
@@ -247,13 +248,14 @@ async fn run_week(
 ) -> Result<WeekOutcome, RunError> {
     let config = &inputs.config;
     let settings = config.query_settings();
+    progress.stage(&format!("shared tables {}", period.label));
+    series::materialise(ctx, &inputs.selected, period, &settings, progress).await?;
     progress.stage(&format!("metrics {}", period.label));
     let weekly =
         series::weekly(ctx, &inputs.selected, period, &settings, "trend", progress).await?;
     progress.stage(&format!("segments {}", period.label));
     let segments = series::by_segment(
         ctx,
-        tables,
         &inputs.selected,
         period,
         &config.reporting.breakdowns,
@@ -280,7 +282,7 @@ async fn run_week(
     for audience in config.audiences.iter().filter(|a| a.per.is_some()) {
         progress.stage(&format!("books of {} {}", audience.name, period.label));
         let (files, mut books) =
-            account_books(ctx, tables, inputs, audience, period, options, progress).await?;
+            account_books(ctx, inputs, audience, period, options, progress).await?;
         state::write_artefacts(&dir, &files)?;
         editions.append(&mut books);
     }
@@ -322,7 +324,6 @@ fn delivery_week<'a>(
 /// under `books/<audience>/<address>.json`, and its edition.
 async fn account_books(
     ctx: &SessionContext,
-    tables: &BTreeSet<String>,
     inputs: &Inputs,
     audience: &crate::config::Audience,
     period: &Period,
@@ -333,7 +334,6 @@ async fn account_books(
     let selected = inputs.selected_for(audience);
     let books = series::books(
         ctx,
-        tables,
         &selected,
         period,
         audience.per.as_deref().unwrap_or_default(),

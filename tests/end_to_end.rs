@@ -324,8 +324,21 @@ fn a_profile_says_what_each_query_read() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect();
+    let (shared, lines): (Vec<_>, Vec<_>) =
+        lines.iter().partition(|line| line["scope"] == "shared");
     let (trend, segments): (Vec<_>, Vec<_>) =
-        lines.iter().partition(|line| line["scope"] == "trend");
+        lines.into_iter().partition(|line| line["scope"] == "trend");
+    // Stickiness reads the shared table of each user's days, computed once
+    // for the week from the events.
+    assert_eq!(shared.len(), 1, "{text}");
+    assert_eq!(shared[0]["metric"], "usage_days", "{text}");
+    assert_eq!(shared[0]["week"], "2026-W46", "{text}");
+    assert!(
+        shared[0]["rows_read"]["usage_events"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{text}"
+    );
     // Each metric for each of the 12 weeks of its trend, and no more.
     assert_eq!(trend.len(), 3 * 12, "{text}");
     for id in ["stickiness", "mrr", "nps"] {
@@ -345,7 +358,7 @@ fn a_profile_says_what_each_query_read() {
         match line["metric"].as_str() {
             Some("stickiness") => {
                 assert!(
-                    read["usage_events"].as_u64().is_some_and(|n| n > 0),
+                    read["(in memory)"].as_u64().is_some_and(|n| n > 0),
                     "{line}"
                 );
                 assert_eq!(read.as_object().map(|o| o.len()), Some(1), "{line}");

@@ -48,6 +48,10 @@
 //!   asked, a clean stop on SIGTERM.
 //! - `secrets`: recognisable secrets (S3 key, SMTP passwords) never reach
 //!   stdout, stderr, report.json, the ledger or the outbox.
+//! - `shared_tables`: the metrics that read the run's shared tables
+//!   (`-- materialise: run`) give the figures of their versions that read
+//!   raw events, in every week, segment and book; a broken shared table
+//!   names its file.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
 
 mod support;
@@ -69,5 +73,6 @@ mod reproducible;
 mod s3;
 mod schedule;
 mod secrets;
+mod shared_tables;
 mod sql_logic;
 mod worked_examples;

@@ -184,11 +184,42 @@ pub struct QueryFile {
     pub path: PathBuf,
     /// Shared CTE fragments (`queries/shared/<name>.sql`) the query uses.
     pub uses: Vec<String>,
-    /// The SQL as executed: the file with its shared CTEs composed in.
+    /// The SQL as published: the file with every shared CTE it uses
+    /// composed in, shared tables included. It runs as it is anywhere (in
+    /// `check`, say), computing the shared tables inline.
     pub sql: String,
+    /// The shared tables (`-- materialise: run`) it uses, which a run
+    /// computes once and registers in its sessions.
+    pub shared_tables: Vec<SharedTable>,
+    /// `sql` without the shared tables' CTEs: what runs in a session where
+    /// the run registered them. Same as `sql` when it uses none.
+    pub sql_over_shared_tables: String,
     /// SHA-256 of `sql`, so a report is tied to exactly what ran, shared
     /// definitions included.
     pub sha256: String,
+}
+
+/// A shared CTE marked `-- materialise: run`: a table the run computes
+/// once, over every window any metric of the run reads from it (bound as
+/// `$run_start` and `$run_end`), and that each metric then reads for its
+/// own window. The figures are the same as with the CTE inline, since a
+/// metric only reads rows of its own windows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedTable {
+    /// Its name, the file's stem and its one CTE's name (`usage_days`).
+    pub name: String,
+    pub path: PathBuf,
+    /// `WITH <its CTE> SELECT * FROM <name>`: the table in one statement.
+    pub sql: String,
+}
+
+/// A file of `queries/shared/`.
+#[derive(Debug, Clone)]
+struct Fragment {
+    /// The CTEs, as written.
+    text: String,
+    /// Set when the file is a shared table (`-- materialise: run`).
+    table: Option<SharedTable>,
 }
 
 /// All query files, by id and version.
@@ -228,17 +259,27 @@ impl QueryLibrary {
             match parse_query_file(&path, &text) {
                 Ok(mut query) => {
                     let mut used = Vec::new();
+                    let mut inline = Vec::new();
                     for name in &query.uses {
                         match fragments.get(name) {
-                            Some(fragment) => used.push(fragment.as_str()),
+                            Some(fragment) => {
+                                used.push(fragment.text.as_str());
+                                match &fragment.table {
+                                    Some(table) => query.shared_tables.push(table.clone()),
+                                    None => inline.push(fragment.text.as_str()),
+                                }
+                            }
                             None => problems.push(Diagnostic::in_file(
                                 &path,
                                 format!("uses `{name}`, but there is no shared/{name}.sql"),
                             )),
                         }
                     }
-                    query.sql = match compose(&text, &used) {
-                        Ok(sql) => sql,
+                    let composed = compose(&text, &used).and_then(|sql| {
+                        compose(&text, &inline).map(|over_tables| (sql, over_tables))
+                    });
+                    (query.sql, query.sql_over_shared_tables) = match composed {
+                        Ok(both) => both,
                         Err(message) => {
                             problems.push(Diagnostic::in_file(
                                 &path,
@@ -307,7 +348,7 @@ impl QueryLibrary {
 }
 
 /// Shared CTE fragments by name (`shared/<name>.sql`).
-fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String, Fragment> {
     let mut fragments = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return fragments;
@@ -320,14 +361,88 @@ fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match diagnostic::read_text(&path) {
-            Ok(text) => {
-                fragments.insert(name, text);
+        let text = match diagnostic::read_text(&path) {
+            Ok(text) => text,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
             }
-            Err(problem) => problems.push(problem),
-        }
+        };
+        let table = if materialised(&text) {
+            match shared_table(&name, &text) {
+                Ok(sql) => Some(SharedTable {
+                    name: name.clone(),
+                    path: path.clone(),
+                    sql,
+                }),
+                Err(message) => {
+                    problems.push(Diagnostic::in_file(&path, message));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        fragments.insert(name, Fragment { text, table });
     }
     fragments
+}
+
+/// Whether a shared file's leading comments hold `-- materialise: run`.
+fn materialised(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .take_while(|line| line.is_empty() || line.starts_with("--"))
+        .filter_map(|line| line.strip_prefix("--")?.split_once(':'))
+        .any(|(key, value)| key.trim() == "materialise" && value.trim() == "run")
+}
+
+/// The statement that computes a shared table: its file must define one
+/// CTE, named after the file, that only reads.
+fn shared_table(name: &str, text: &str) -> Result<String, String> {
+    use datafusion::sql::parser::{DFParser, Statement};
+    use datafusion::sql::sqlparser::ast::Statement as Sql;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+    let sql = format!(
+        "WITH\n{}\nSELECT * FROM {name}",
+        text.trim().trim_end_matches(',')
+    );
+    let expected = format!(
+        "a shared table (`-- materialise: run`) defines one CTE named after its file: `{name} AS (SELECT …)`"
+    );
+    let statements =
+        DFParser::parse_sql_with_dialect(&sql, &GenericDialect {}).map_err(|error| {
+            format!(
+                "{expected}; cannot read it: {}",
+                one_line(&error.to_string())
+            )
+        })?;
+    let ctes = match statements.front() {
+        Some(Statement::Statement(statement)) if statements.len() == 1 => match &**statement {
+            Sql::Query(query) => query
+                .with
+                .as_ref()
+                .map(|with| {
+                    with.cte_tables
+                        .iter()
+                        .map(|cte| cte.alias.name.value.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    if ctes.len() == 1 && ctes.iter().all(|cte| cte == name) {
+        Ok(sql)
+    } else {
+        Err(format!("{expected}; it defines {}", ctes.len()))
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 const HEADER_KEYS: &[&str] = &[
@@ -542,6 +657,8 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                     })
                     .unwrap_or_default(),
                 sql: text.to_string(),
+                shared_tables: Vec::new(),
+                sql_over_shared_tables: text.to_string(),
                 sha256: sha256(&without_presentation(text)),
             })
         }

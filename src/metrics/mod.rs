@@ -81,9 +81,9 @@ impl MetricsError {
 
     /// An error of running `query`: the way to the warehouse when an
     /// object store failed to fetch, the data otherwise.
-    fn execution(query: &QueryFile, error: &datafusion::error::DataFusionError) -> Self {
+    fn execution(file: &std::path::Path, error: &datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError;
-        let file = query.path.clone();
+        let file = file.to_path_buf();
         let message = one_line(&error.to_string());
         match error.find_root() {
             DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
@@ -242,17 +242,41 @@ pub fn tables_read(
     ctx: &SessionContext,
     query: &QueryFile,
 ) -> Result<BTreeSet<String>, MetricsError> {
+    references(ctx, query, &query.sql)
+}
+
+/// The tables `sql` (one of `query`'s texts) reads, CTE names excluded.
+fn references(
+    ctx: &SessionContext,
+    query: &QueryFile,
+    sql: &str,
+) -> Result<BTreeSet<String>, MetricsError> {
     let state = ctx.state();
     let statement = state
-        .sql_to_statement(&query.sql, &Dialect::Generic)
-        .map_err(|e| query_error(query, &e))?;
+        .sql_to_statement(sql, &Dialect::Generic)
+        .map_err(|e| query_error(&query.path, &e))?;
     let references = state
         .resolve_table_references(&statement)
-        .map_err(|e| query_error(query, &e))?;
+        .map_err(|e| query_error(&query.path, &e))?;
     Ok(references
         .into_iter()
         .map(|reference| reference.table().to_string())
         .collect())
+}
+
+/// The tables the queries read when the run has registered their shared
+/// tables: the warehouse tables they read themselves, and the shared
+/// tables. A segment's or a book's session holds these, restricted to its
+/// clients.
+pub fn tables_read_in_run<'a>(
+    ctx: &SessionContext,
+    queries: impl IntoIterator<Item = &'a QueryFile>,
+) -> Result<BTreeSet<String>, MetricsError> {
+    let mut tables = BTreeSet::new();
+    for query in queries {
+        tables.extend(references(ctx, query, &query.sql_over_shared_tables)?);
+    }
+    Ok(tables)
 }
 
 /// The tables `queries` read, each with the files that need it; `clients`
@@ -293,9 +317,9 @@ pub fn tables_needed<'a>(
     }
 }
 
-fn query_error(query: &QueryFile, error: &datafusion::error::DataFusionError) -> MetricsError {
+fn query_error(file: &std::path::Path, error: &datafusion::error::DataFusionError) -> MetricsError {
     MetricsError::Query {
-        file: query.path.clone(),
+        file: file.to_path_buf(),
         message: one_line(&error.to_string()),
     }
 }
@@ -346,6 +370,11 @@ pub struct Parameters {
     pub churn_window_start: DateTime<Utc>,
     /// `$window_days`: the window's length in days (0 for `as_of_end`).
     pub window_days: i64,
+    /// `$run_start`, `$run_end`: the instants a shared table covers. For a
+    /// query on its own, from the earliest bound it is given to the
+    /// window's end; for a shared table the run materialises, every window
+    /// of every metric of the run that reads it.
+    pub run: WindowBounds,
     /// Settings of the config the queries read.
     pub settings: QuerySettings,
     /// Bind a placeholder no setting provides to NULL instead of refusing
@@ -385,10 +414,19 @@ impl Parameters {
             Window::AsOfEnd => 0,
             Window::Days(days) => days,
         };
+        let previous_window_start = period.window_before(window).start;
+        let churn_window_start = period.window(Window::Days(30)).start;
         Parameters {
+            run: WindowBounds {
+                start: bounds
+                    .start
+                    .min(previous_window_start)
+                    .min(churn_window_start),
+                end: bounds.end,
+            },
             window: bounds,
-            previous_window_start: period.window_before(window).start,
-            churn_window_start: period.window(Window::Days(30)).start,
+            previous_window_start,
+            churn_window_start,
             window_days: i64::from(days),
             settings: settings.clone(),
             unset_as_null: false,
@@ -429,6 +467,8 @@ impl Parameters {
             ("window_end", instant(self.window.end)),
             ("previous_window_start", instant(self.previous_window_start)),
             ("churn_window_start", instant(self.churn_window_start)),
+            ("run_start", instant(self.run.start)),
+            ("run_end", instant(self.run.end)),
             ("window_days", ScalarValue::Int64(Some(self.window_days))),
             (
                 "onboarding_target_days",
@@ -483,32 +523,100 @@ async fn prepare(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<(DataFrame, Arc<dyn ExecutionPlan>), MetricsError> {
+    // Over the shared tables where the run registered them all; with them
+    // inline otherwise (`check`, a query on its own): the same figures.
+    let materialised = query
+        .shared_tables
+        .iter()
+        .all(|table| ctx.table_exist(table.name.as_str()).unwrap_or(false));
+    let sql = if materialised {
+        &query.sql_over_shared_tables
+    } else {
+        &query.sql
+    };
+    prepare_sql(ctx, sql, &query.path, parameters, |frame| {
+        check_columns(query, frame)
+    })
+    .await
+}
+
+/// `sql` (of the file `file`) planned with `parameters` bound, its logical
+/// plan accepted by `check`, and the physical plan that runs it.
+async fn prepare_sql(
+    ctx: &SessionContext,
+    sql: &str,
+    file: &std::path::Path,
+    parameters: &Parameters,
+    check: impl FnOnce(&DataFrame) -> Result<(), MetricsError>,
+) -> Result<(DataFrame, Arc<dyn ExecutionPlan>), MetricsError> {
     let frame = ctx
-        .sql_with_options(&query.sql, read_only_sql())
+        .sql_with_options(sql, read_only_sql())
         .await
-        .map_err(|e| query_error(query, &e))?;
+        .map_err(|e| query_error(file, &e))?;
     let used = frame
         .logical_plan()
         .get_parameter_names()
-        .map_err(|e| query_error(query, &e))?;
+        .map_err(|e| query_error(file, &e))?;
     let values = parameters
         .bind(&used)
         .map_err(|missing| MetricsError::Query {
-            file: query.path.clone(),
+            file: file.to_path_buf(),
             message: unset_parameters(&missing),
         })?;
     let frame = frame
         .with_param_values(values)
-        .map_err(|e| query_error(query, &e))?;
-    check_columns(query, &frame)?;
+        .map_err(|e| query_error(file, &e))?;
+    check(&frame)?;
     // Building the physical plan catches type errors the logical plan lets
     // through (a comparison of a timestamp with a string, say).
     let physical = frame
         .clone()
         .create_physical_plan()
         .await
-        .map_err(|e| query_error(query, &e))?;
+        .map_err(|e| query_error(file, &e))?;
     Ok((frame, physical))
+}
+
+fn check_shared_columns(
+    table: &library::SharedTable,
+    frame: &DataFrame,
+) -> Result<(), MetricsError> {
+    match frame.schema().field_with_unqualified_name("client_id") {
+        Ok(_) => Ok(()),
+        Err(_) => Err(MetricsError::Shape {
+            file: table.path.clone(),
+            message: "a shared table has a `client_id` column, so that a segment or a book can take its clients' rows".to_string(),
+        }),
+    }
+}
+
+/// Computes a shared table for `parameters.run` and registers it in `ctx`
+/// under its name, in memory, in place of any earlier one; the metrics
+/// that use it then read it there. Its rows must have a `client_id`, so
+/// that a segment or a book can take its own clients' rows.
+pub async fn materialise(
+    ctx: &SessionContext,
+    table: &library::SharedTable,
+    parameters: &Parameters,
+) -> Result<Measured, MetricsError> {
+    let started = std::time::Instant::now();
+    let (frame, physical) = prepare_sql(ctx, &table.sql, &table.path, parameters, |frame| {
+        check_shared_columns(table, frame)
+    })
+    .await?;
+    let schema = physical.schema();
+    let batches =
+        datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
+            .await
+            .map_err(|e| MetricsError::execution(&table.path, &e))?;
+    let memory = datafusion::datasource::MemTable::try_new(schema, vec![batches])
+        .map_err(|e| MetricsError::execution(&table.path, &e))?;
+    ctx.register_table(table.name.as_str(), Arc::new(memory))
+        .map_err(|e| MetricsError::execution(&table.path, &e))?;
+    Ok(Measured {
+        seconds: started.elapsed().as_secs_f64(),
+        rows_read: crate::catalog::rows_read(&physical),
+    })
 }
 
 /// Plans every query with the parameters `parameters` gives it; returns
@@ -519,9 +627,24 @@ pub async fn plan_all(
     parameters: impl Fn(&QueryFile) -> Parameters,
 ) -> Vec<MetricsError> {
     let mut errors = Vec::new();
+    let mut shared_tables: Vec<&library::SharedTable> = Vec::new();
     for query in queries {
-        if let Err(error) = plan(ctx, query, &parameters(query)).await {
+        let parameters = parameters(query);
+        if let Err(error) = plan(ctx, query, &parameters).await {
             errors.push(error);
+        }
+        for table in &query.shared_tables {
+            if shared_tables.contains(&table) {
+                continue;
+            }
+            shared_tables.push(table);
+            let planned = prepare_sql(ctx, &table.sql, &table.path, &parameters, |frame| {
+                check_shared_columns(table, frame)
+            })
+            .await;
+            if let Err(error) = planned {
+                errors.push(error);
+            }
         }
     }
     errors
@@ -576,7 +699,7 @@ pub async fn run_measured(
     let batches =
         datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
             .await
-            .map_err(|e| MetricsError::execution(query, &e))?;
+            .map_err(|e| MetricsError::execution(&query.path, &e))?;
     let value = read_result(query, &batches)?;
     let measured = Measured {
         seconds: started.elapsed().as_secs_f64(),

@@ -3,8 +3,6 @@
 //! fan-out of (metric, week) and (segment, metric) pairs lives here, so
 //! the pipeline only asks for figures.
 
-use std::collections::BTreeSet;
-
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 
@@ -49,6 +47,52 @@ pub struct SegmentFigure {
     /// The segment's figure the week before, for a metric whose change
     /// splits over its segments (`-- drivers:`); `None` otherwise.
     pub previous: Option<MetricValue>,
+}
+
+/// Computes, once, every shared table (`-- materialise: run`) the selected
+/// metrics use, over every window they read from it for `period`, its
+/// trend and the week before, and registers it in `ctx`: the metrics of
+/// the week, its segments and its books then read it there. Tells
+/// `progress` what each cost (scope `shared`).
+pub async fn materialise(
+    ctx: &SessionContext,
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    settings: &QuerySettings,
+    progress: &dyn Progress,
+) -> Result<(), MetricsError> {
+    let weeks = period.trailing(TREND_WEEKS);
+    let mut tables: Vec<(&super::library::SharedTable, Parameters)> = Vec::new();
+    for (selection, query) in selected {
+        let window = selection.window.unwrap_or(query.window);
+        for week in weeks.iter().chain([&period.previous()]) {
+            let reads = Parameters::new(week, window, settings);
+            for table in &query.shared_tables {
+                match tables
+                    .iter_mut()
+                    .find(|(known, _)| known.name == table.name)
+                {
+                    Some((_, covered)) => {
+                        covered.run.start = covered.run.start.min(reads.run.start);
+                        covered.run.end = covered.run.end.max(reads.run.end);
+                    }
+                    None => tables.push((table, reads.clone())),
+                }
+            }
+        }
+    }
+    for (table, parameters) in &tables {
+        let cost = super::materialise(ctx, table, parameters).await?;
+        progress.query(&QueryCost {
+            metric: table.name.clone(),
+            scope: "shared".to_string(),
+            week: period.label.clone(),
+            seconds: cost.seconds,
+            rows_read: cost.rows_read,
+            ran_again_alone: false,
+        });
+    }
+    Ok(())
 }
 
 /// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
@@ -99,7 +143,6 @@ pub async fn weekly(
 #[allow(clippy::too_many_arguments)]
 pub async fn by_segment(
     ctx: &SessionContext,
-    tables: &BTreeSet<String>,
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     breakdowns: &[String],
@@ -109,6 +152,7 @@ pub async fn by_segment(
 ) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
     let mut by_metric = vec![Vec::new(); selected.len()];
     let previous = period.previous();
+    let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
     for dimension in breakdowns {
         for value in catalog::segment_values(ctx, dimension).await? {
             let segment_ctx = super::sibling_session(ctx, slices.udf_settings);
@@ -192,7 +236,6 @@ pub struct Book {
 #[allow(clippy::too_many_arguments)]
 pub async fn books(
     ctx: &SessionContext,
-    tables: &BTreeSet<String>,
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     column: &str,
@@ -202,6 +245,7 @@ pub async fn books(
     progress: &dyn Progress,
 ) -> Result<Vec<Book>, MetricsError> {
     let mut books = Vec::new();
+    let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
     for value in catalog::segment_values(ctx, column)
         .await?
         .into_iter()

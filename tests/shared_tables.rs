@@ -1,0 +1,226 @@
+//! Shared tables (`-- materialise: run`): the versions of the engagement
+//! and at-risk metrics that read the run's shared tables give exactly the
+//! figures of the versions that read raw events, in every week of the
+//! trend, every segment and every book, across a daylight-saving change;
+//! a broken shared table is an error that names its file.
+
+use std::path::Path;
+
+use crate::support::{Project, assert_clean_failure, clientpulse, metric, repo, run, stderr};
+
+const END: &str = "2026-11-25";
+/// The metrics that read shared tables, and the last version of each that
+/// reads the raw events instead.
+const RAW_VERSIONS: &[(&str, u32)] = &[
+    ("active_client_rate", 1),
+    ("stickiness", 2),
+    ("feature_adoption", 2),
+    ("at_risk_clients", 1),
+    ("at_risk_mrr", 1),
+];
+
+/// A config running the metrics of [`RAW_VERSIONS`] (pinned to those
+/// versions when `raw`), in Paris time, by segment, with each account
+/// manager's book.
+fn config_text(warehouse: &Path, out: &Path, raw: bool) -> String {
+    let metrics: String = RAW_VERSIONS
+        .iter()
+        .map(|(id, version)| {
+            if raw {
+                format!("  - id: {id}\n    version: {version}\n")
+            } else {
+                format!("  - id: {id}\n")
+            }
+        })
+        .collect();
+    let ids: Vec<&str> = RAW_VERSIONS.iter().map(|(id, _)| *id).collect();
+    format!(
+        "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: Europe/Paris\n  breakdowns: [segment]\n  features: [dashboards, reports, alerts, api]\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: {benchmarks}\nout: {out}\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com]\n  - name: account-managers\n    per: account_manager\n    metrics: [{ids}]\ndelivery:\n  mode: outbox\n  from: Client Pulse <clientpulse@example.com>\nat_risk:\n  min_score: 2\n  signals:\n    usage_drop: {{weight: 2, threshold: 0.2}}\n    detractor: {{weight: 2}}\n    unhappy_csat: {{weight: 1}}\n    old_ticket: {{weight: 1, threshold: 14d}}\n    overdue_project: {{weight: 1}}\n    late_onboarding: {{weight: 1}}\n    contraction: {{weight: 2}}\n    renewal_soon: {{weight: 1, threshold: 60d}}\n",
+        warehouse = warehouse.display(),
+        out = out.display(),
+        queries = repo().join("queries").display(),
+        templates = repo().join("report-templates").display(),
+        benchmarks = repo().join("config/benchmarks.yaml").display(),
+        ids = ids.join(", "),
+    )
+}
+
+/// report.json and every book of `week` under `out`, without what names
+/// the version that ran.
+fn figures(out: &Path, week: &str) -> Vec<(String, serde_json::Value)> {
+    let mut files = vec![out.join(week).join("report.json")];
+    let books = out.join(week).join("books/account-managers");
+    let mut book_files: Vec<_> = std::fs::read_dir(&books)
+        .expect("books written")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    book_files.sort();
+    assert!(book_files.len() >= 2, "{book_files:?}");
+    files.extend(book_files);
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let mut report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            for (id, _) in RAW_VERSIONS {
+                if let Some(found) = report["metrics"]
+                    .as_array_mut()
+                    .and_then(|all| all.iter_mut().find(|m| m["id"] == *id))
+                {
+                    found["version"] = serde_json::Value::Null;
+                    found["sql_sha256"] = serde_json::Value::Null;
+                }
+            }
+            report["generated_at"] = serde_json::Value::Null;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, report)
+        })
+        .collect()
+}
+
+#[test]
+fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let warehouse = dir.path().join("warehouse");
+    let output = run(clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(&warehouse)
+        .args(["--end", END, "--seed", "71", "--scale", "2"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut reports = Vec::new();
+    for raw in [true, false] {
+        let out = dir.path().join(if raw { "raw" } else { "shared" });
+        let config = dir.path().join(format!("raw-{raw}.yaml"));
+        std::fs::write(&config, config_text(&warehouse, &out, raw)).expect("config");
+        let profile = dir.path().join(format!("profile-{raw}.jsonl"));
+        // 2026-W44 is the week of the October change in Paris; its trend
+        // and windows cross it.
+        let output = run(clientpulse()
+            .args(["run", "--period", "2026-W44", "--dry-run", "--config"])
+            .arg(&config)
+            .arg(format!("--profile={}", profile.display())));
+        assert!(output.status.success(), "{}", stderr(&output));
+        let profile = std::fs::read_to_string(&profile).expect("profile");
+        // Only the new versions read shared tables; each is computed once.
+        let shared: Vec<&str> = profile
+            .lines()
+            .filter(|line| line.contains("\"scope\":\"shared\""))
+            .collect();
+        if raw {
+            assert!(shared.is_empty(), "{profile}");
+        } else {
+            assert_eq!(shared.len(), 3, "{profile}");
+            for table in ["usage_days", "feature_days", "client_uses"] {
+                assert!(
+                    shared.iter().any(|line| line.contains(table)),
+                    "{table}: {profile}"
+                );
+            }
+            assert!(
+                !profile
+                    .lines()
+                    .filter(|line| !line.contains("\"scope\":\"shared\""))
+                    .any(|line| line.contains("usage_events")),
+                "only the shared tables read the events: {profile}"
+            );
+        }
+        reports.push(figures(&out, "2026-W44"));
+    }
+    let (raw, shared) = (&reports[0], &reports[1]);
+    assert_eq!(raw.len(), shared.len());
+    for ((name, raw), (_, shared)) in raw.iter().zip(shared) {
+        for (id, _) in RAW_VERSIONS {
+            assert_eq!(metric(raw, id), metric(shared, id), "{name}: {id}");
+        }
+        assert_eq!(raw, shared, "{name}");
+    }
+    // Not vacuous: the figures move over the trend, and clients are at risk.
+    let report = &shared[0].1;
+    let trend = &metric(report, "stickiness")["trend"];
+    let values: std::collections::BTreeSet<String> = trend
+        .as_array()
+        .expect("a trend")
+        .iter()
+        .map(|week| week["value"].to_string())
+        .collect();
+    assert!(values.len() > 6, "{trend}");
+    assert!(
+        metric(report, "at_risk_clients")["value"]
+            .as_f64()
+            .is_some_and(|n| n > 0.0),
+        "no client at risk"
+    );
+    let usage_drops = metric(report, "at_risk_clients")["items"]
+        .as_array()
+        .map(|items| items.iter().filter(|i| i["label"] == "usage_drop").count())
+        .unwrap_or_default();
+    assert!(usage_drops > 0, "no usage_drop signal in the week");
+}
+
+#[test]
+fn a_broken_shared_table_names_its_file() {
+    let project = Project::new("warehouse");
+    project.write_config_with(
+        "warehouse",
+        &["stickiness"],
+        crate::support::DEFAULT_DELIVERY,
+    );
+    let queries = project.own_queries();
+    let output = run(clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(project.path().join("warehouse"))
+        .args(["--end", END, "--seed", "3"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shared = queries.join("shared/usage_days.sql");
+    let original = std::fs::read_to_string(&shared).expect("read");
+    // A changed shared table is a new version of the metric that uses it
+    // (stickiness v3 here): publish it again, as a data team would.
+    let lock = queries.join("queries.lock");
+    let published: String = std::fs::read_to_string(&lock)
+        .expect("lock")
+        .lines()
+        .filter(|line| !line.starts_with("stickiness 3 "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let edit = |text: String| {
+        std::fs::write(&shared, text).expect("write");
+        std::fs::write(&lock, &published).expect("write lock");
+        run(&mut project.command(&["lock"]))
+    };
+
+    // Without client_id, no segment could take its clients' rows.
+    let output = edit(
+        original
+            .replace("SELECT client_id, user_id,", "SELECT user_id,")
+            .replace("GROUP BY client_id, user_id", "GROUP BY user_id"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(&mut project.command(&["check"]));
+    assert_clean_failure(&output, 2, &["shared/usage_days.sql", "`client_id`"]);
+    let output = run(&mut project.command(&["run", "--period", "2026-W46", "--dry-run"]));
+    assert_clean_failure(&output, 2, &["shared/usage_days.sql", "`client_id`"]);
+
+    // A shared table is one CTE named after its file.
+    let output = edit(original.replace("usage_days AS (", "user_days AS ("));
+    assert_clean_failure(
+        &output,
+        2,
+        &["shared/usage_days.sql", "one CTE named after its file"],
+    );
+    let output = run(&mut project.command(&["check"]));
+    assert_clean_failure(
+        &output,
+        2,
+        &["shared/usage_days.sql", "one CTE named after its file"],
+    );
+
+    // An error in its SQL names it, and nothing is written.
+    let output = edit(original.replace("day_set(local_date(occurred_at))", "day_set(occurred)"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(&mut project.command(&["run", "--period", "2026-W46", "--dry-run"]));
+    assert_clean_failure(&output, 2, &["shared/usage_days.sql", "occurred"]);
+    assert!(!project.out().join("2026-W46/report.json").exists());
+}
