@@ -7,30 +7,29 @@
 -- section: Engagement
 -- format: percent
 -- owner: data-team
--- uses: feature_days
+-- uses: usage_days, feature_days
 --
 -- One item per configured feature ($features), 0 when nobody used it.
 -- A user is a (client_id, user_id) pair. Version 2 gives the same figures
 -- as version 1, counting each feature's users from the distinct (feature,
 -- client, user) triples instead of a distinct count of (client, user)
 -- pairs, which is much slower on many events. Version 3 gives the same
--- figures from the run's shared table of each user's days per feature
--- (feature_days, one row per triple), computed once for every week of the
--- trend, instead of the window's raw events.
-WITH uses AS (
-    SELECT feature, client_id, user_id
-    FROM feature_days
+-- figures from the run's shared tables, computed once for every week of
+-- the trend, instead of the window's raw events: the active users from
+-- each user's days (usage_days), each feature's users from each user's
+-- days per configured feature (feature_days).
+WITH active AS (
+    SELECT COUNT(*) AS users
+    FROM usage_days
     WHERE days_in(days, local_date($window_start), local_date($window_end)) > 0
-),
-active AS (
-    SELECT COUNT(*) AS users FROM (SELECT DISTINCT client_id, user_id FROM uses) AS u
 ),
 configured AS (
     SELECT unnest(CAST($features AS VARCHAR[])) AS feature
 ),
 by_feature AS (
     SELECT feature, COUNT(*) AS users
-    FROM uses
+    FROM feature_days
+    WHERE days_in(days, local_date($window_start), local_date($window_end)) > 0
     GROUP BY feature
 )
 SELECT

@@ -96,8 +96,9 @@ pub async fn materialise(
 }
 
 /// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
-/// weeks ending with `period`, oldest first. `scope` names the figures in
-/// the costs told to `progress` (`trend`, or a book).
+/// weeks ending with `period`, oldest first; only `period`'s own figure
+/// keeps its items. `scope` names the figures in the costs told to
+/// `progress` (`trend`, or a book).
 pub async fn weekly(
     ctx: &SessionContext,
     selected: &[(MetricSelection, QueryFile)],
@@ -121,8 +122,11 @@ pub async fn weekly(
             let value = measured(ctx, query, &parameters, scope, week, progress, lanes).await;
             if last_week {
                 progress.metric(&query.id, metric + 1, selected.len());
+                value
+            } else {
+                // Only the report's own week shows its items.
+                value.map(MetricValue::without_items)
             }
-            value
         }
     }))
     .buffered(CONCURRENT_QUERIES)
@@ -135,8 +139,8 @@ pub async fn weekly(
         .collect())
 }
 
-/// For each selected metric, in order, its figure for `period` over every
-/// segment of every breakdown column: the same SQL in a session whose
+/// For each selected metric, in order, its figure (without items) for
+/// `period` over every segment of every breakdown column: the same SQL in a session whose
 /// `tables` are restricted to the segment's clients. Metrics whose change
 /// splits over segments (`-- drivers:`) get the week before too, in the
 /// same pass over the same restricted tables.
@@ -197,7 +201,9 @@ pub async fn by_segment(
                             lanes,
                         )
                         .await
-                        .map(|figure| (index, figure))
+                        // A segment's figure is a number; its items are
+                        // never shown.
+                        .map(|figure| (index, figure.without_items()))
                     }
                 }))
                 .buffered(CONCURRENT_QUERIES)
