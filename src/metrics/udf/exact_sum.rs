@@ -14,13 +14,13 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, GroupsAccumulator, ReversedUDAF, Signature,
+    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, ReversedUDAF, Signature,
 };
 
 /// `sum` or `avg`: exact over `DOUBLE`, the built-in otherwise.
@@ -121,13 +121,17 @@ impl AggregateUDFImpl for ExactFloat {
         }
     }
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        !self.exact(&args) && self.builtin.groups_accumulator_supported(args)
+        self.exact(&args) || self.builtin.groups_accumulator_supported(args)
     }
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        self.builtin.create_groups_accumulator(args)
+        if self.exact(&args) {
+            Ok(Box::new(ExactGroups::new(self.mean)))
+        } else {
+            self.builtin.create_groups_accumulator(args)
+        }
     }
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if self.exact(&args) {
@@ -214,6 +218,161 @@ impl Accumulator for ExactAccumulator {
     }
 }
 
+/// The exact sums of every group side by side. DataFusion's fallback (a
+/// boxed accumulator per group, fed a slice of the batch per group) made
+/// a `GROUP BY client_id` over 192 k clients spend its time in the
+/// allocator: `revenue_growth_per_client` took 1.5 s a week at scale 1600.
+#[derive(Debug)]
+struct ExactGroups {
+    sums: Vec<ExactSum>,
+    mean: bool,
+    /// The sums' heap bytes, kept up to date rather than summed on every
+    /// `size()` (which DataFusion asks after each batch).
+    heap: usize,
+}
+
+impl ExactGroups {
+    fn new(mean: bool) -> Self {
+        ExactGroups {
+            sums: Vec::new(),
+            mean,
+            heap: 0,
+        }
+    }
+
+    /// Applies `apply` to the sum of each row's group, keeping `heap` up
+    /// to date.
+    fn each(
+        &mut self,
+        group_indices: &[usize],
+        total_num_groups: usize,
+        mut apply: impl FnMut(usize, &mut ExactSum) -> Result<()>,
+    ) -> Result<()> {
+        self.sums.resize_with(total_num_groups, ExactSum::default);
+        for (row, &group) in group_indices.iter().enumerate() {
+            let Some(sum) = self.sums.get_mut(group) else {
+                return exec_err!("sum()/avg(): group {group} of {total_num_groups}");
+            };
+            let before = sum.heap_bytes();
+            apply(row, sum)?;
+            self.heap = (self.heap + sum.heap_bytes()).saturating_sub(before);
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Vec<ExactSum> {
+        let taken = emit_to.take_needed(&mut self.sums);
+        self.heap = self.sums.iter().map(ExactSum::heap_bytes).sum();
+        taken
+    }
+}
+
+/// Each row's value, `None` where it is NULL or filtered out.
+fn kept_values<'a>(
+    values: &'a [ArrayRef],
+    filter: Option<&'a BooleanArray>,
+) -> Result<impl Fn(usize) -> Option<f64> + 'a> {
+    let Some(values) = values.first() else {
+        return exec_err!("sum()/avg() takes 1 argument");
+    };
+    let values = values.as_primitive::<Float64Type>();
+    Ok(move |row: usize| {
+        let kept = filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        (kept && values.is_valid(row)).then(|| values.value(row))
+    })
+}
+
+fn states_to_array(sums: &[ExactSum]) -> ArrayRef {
+    Arc::new(BinaryArray::from_iter_values(
+        sums.iter().map(ExactSum::to_bytes),
+    ))
+}
+
+impl GroupsAccumulator for ExactGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let value = kept_values(values, opt_filter)?;
+        self.each(group_indices, total_num_groups, |row, sum| {
+            if let Some(value) = value(row) {
+                sum.add(value);
+            }
+            Ok(())
+        })
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let Some(states) = values.first() else {
+            return exec_err!("sum()/avg(): no state to merge");
+        };
+        let states = states.as_binary::<i32>();
+        self.each(group_indices, total_num_groups, |row, sum| {
+            if states.is_null(row) {
+                return Ok(());
+            }
+            match ExactSum::from_bytes(states.value(row)) {
+                Some(other) => {
+                    sum.merge(&other);
+                    Ok(())
+                }
+                None => exec_err!("sum()/avg(): a partial sum is malformed"),
+            }
+        })
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let mean = self.mean;
+        let values: Float64Array = self
+            .take(emit_to)
+            .iter()
+            .map(|sum| {
+                (sum.count != 0).then(|| {
+                    let total = sum.value();
+                    if mean {
+                        total / sum.count as f64
+                    } else {
+                        total
+                    }
+                })
+            })
+            .collect();
+        Ok(Arc::new(values))
+    }
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![states_to_array(&self.take(emit_to))])
+    }
+    /// Each row as a group of its own: lets DataFusion skip the partial
+    /// aggregation where it does not reduce the rows.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let value = kept_values(values, opt_filter)?;
+        let rows = values.first().map_or(0, |v| v.len());
+        let sums: Vec<ExactSum> = (0..rows)
+            .map(|row| {
+                let mut sum = ExactSum::default();
+                if let Some(value) = value(row) {
+                    sum.add(value);
+                }
+                sum
+            })
+            .collect();
+        Ok(vec![states_to_array(&sums)])
+    }
+    fn size(&self) -> usize {
+        self.sums.capacity() * std::mem::size_of::<ExactSum>() + self.heap
+    }
+}
+
 /// Bits of a value each chunk holds; a chunk is an `i64`, so it can take
 /// 2^30 additions of a 32-bit piece before its carries must be moved up.
 const CHUNK_BITS: u32 = 32;
@@ -293,6 +452,10 @@ impl ExactSum {
         if self.since_carry >= ADDS_BEFORE_CARRY {
             self.carry();
         }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<i64>()
     }
 
     /// Adds another sum.
@@ -696,6 +859,86 @@ mod tests {
         let all: Vec<f64> = parts.concat();
         assert_eq!(one.value().to_bits(), exact(&all).to_bits());
         assert_eq!(one.count, 8);
+    }
+
+    #[test]
+    fn grouped_sums_equal_each_group_summed_alone() {
+        // Rows of three groups (one never seen, one only NULL), with values
+        // that lose bits when added naively, a filter, and a split into a
+        // partial aggregate merged in another order.
+        let values: Vec<Option<f64>> = (0..60)
+            .map(|i| match i % 7 {
+                0 => None,
+                1 => Some(1e16),
+                2 => Some(-1e16),
+                _ => Some(0.1 * f64::from(i) + 1e-9),
+            })
+            .collect();
+        let groups: Vec<usize> = (0..60)
+            .map(|i| if i % 7 == 0 { 3 } else { i % 3 })
+            .collect();
+        let keep: Vec<bool> = (0..60).map(|i| i % 11 != 0).collect();
+        let array: ArrayRef = Arc::new(Float64Array::from(values.clone()));
+        let filter = BooleanArray::from(keep.clone());
+        for mean in [false, true] {
+            let mut whole = ExactGroups::new(mean);
+            whole
+                .update_batch(&[Arc::clone(&array)], &groups, Some(&filter), 5)
+                .unwrap();
+            let got = whole.evaluate(EmitTo::All).unwrap();
+            let got = got.as_primitive::<Float64Type>();
+            // Partial states of two halves, merged second half first.
+            let mut merged = ExactGroups::new(mean);
+            for (from, to) in [(30, 60), (0, 30)] {
+                let mut part = ExactGroups::new(mean);
+                part.update_batch(
+                    &[array.slice(from, to - from)],
+                    &groups[from..to],
+                    Some(&filter.slice(from, to - from)),
+                    5,
+                )
+                .unwrap();
+                let state = part.state(EmitTo::All).unwrap();
+                merged
+                    .merge_batch(&state, &(0..5).collect::<Vec<_>>(), 5)
+                    .unwrap();
+            }
+            let again = merged.evaluate(EmitTo::All).unwrap();
+            let again = again.as_primitive::<Float64Type>();
+            for group in 0..5 {
+                let mut alone = ExactAccumulator::new(mean);
+                let rows: Vec<f64> = (0..60)
+                    .filter(|&row| groups[row] == group && keep[row])
+                    .filter_map(|row| values[row])
+                    .collect();
+                alone
+                    .update_batch(&[Arc::new(Float64Array::from(rows)) as ArrayRef])
+                    .unwrap();
+                let expected = match alone.evaluate().unwrap() {
+                    ScalarValue::Float64(value) => value,
+                    other => panic!("{other:?}"),
+                };
+                let got = got.is_valid(group).then(|| got.value(group));
+                let again = again.is_valid(group).then(|| again.value(group));
+                assert_eq!(got.map(f64::to_bits), expected.map(f64::to_bits), "{group}");
+                assert_eq!(
+                    again.map(f64::to_bits),
+                    expected.map(f64::to_bits),
+                    "{group}"
+                );
+            }
+            // Groups 3 (NULLs only) and 4 (no row) have no sum.
+            assert!(got.is_null(3) && got.is_null(4));
+            assert!(got.is_valid(0) && got.is_valid(1) && got.is_valid(2));
+            // Each row as its own state gives the same sums once merged.
+            let rows = whole
+                .convert_to_state(&[Arc::clone(&array)], Some(&filter))
+                .unwrap();
+            let mut from_rows = ExactGroups::new(mean);
+            from_rows.merge_batch(&rows, &groups, 5).unwrap();
+            let from_rows = from_rows.evaluate(EmitTo::All).unwrap();
+            assert_eq!(from_rows.as_ref(), got as &dyn Array);
+        }
     }
 
     #[test]
