@@ -249,7 +249,22 @@ async fn run_week(
     let config = &inputs.config;
     let settings = config.query_settings();
     progress.stage(&format!("shared tables {}", period.label));
-    series::materialise(ctx, &inputs.selected, period, &settings, progress).await?;
+    // The shared tables and the slices of segments and books share the
+    // memory the config leaves for tables held in memory.
+    let udf_settings = config.udf_settings();
+    let held = series::materialise(
+        ctx,
+        &inputs.selected,
+        period,
+        &settings,
+        config.engine.slice_bytes(),
+        progress,
+    )
+    .await?;
+    let slices = series::SliceSessions {
+        udf_settings: &udf_settings,
+        memory_bytes: config.engine.slice_bytes().saturating_sub(held),
+    };
     progress.stage(&format!("metrics {}", period.label));
     let weekly =
         series::weekly(ctx, &inputs.selected, period, &settings, "trend", progress).await?;
@@ -259,10 +274,7 @@ async fn run_week(
         &inputs.selected,
         period,
         &config.reporting.breakdowns,
-        &series::SliceSessions {
-            udf_settings: &config.udf_settings(),
-            memory_bytes: config.engine.slice_bytes(),
-        },
+        &slices,
         &settings,
         progress,
     )
@@ -282,7 +294,7 @@ async fn run_week(
     for audience in config.audiences.iter().filter(|a| a.per.is_some()) {
         progress.stage(&format!("books of {} {}", audience.name, period.label));
         let (files, mut books) =
-            account_books(ctx, inputs, audience, period, options, progress).await?;
+            account_books(ctx, inputs, audience, period, &slices, options, progress).await?;
         state::write_artefacts(&dir, &files)?;
         editions.append(&mut books);
     }
@@ -327,6 +339,7 @@ async fn account_books(
     inputs: &Inputs,
     audience: &crate::config::Audience,
     period: &Period,
+    slices: &series::SliceSessions<'_>,
     options: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<(Vec<(String, Vec<u8>)>, Vec<delivery::Edition>), RunError> {
@@ -338,10 +351,7 @@ async fn account_books(
         period,
         audience.per.as_deref().unwrap_or_default(),
         delivery::is_plain_address,
-        &series::SliceSessions {
-            udf_settings: &config.udf_settings(),
-            memory_bytes: config.engine.slice_bytes(),
-        },
+        slices,
         &config.query_settings(),
         progress,
     )

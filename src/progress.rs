@@ -20,7 +20,8 @@ pub struct QueryCost {
     /// The metric id.
     pub metric: String,
     /// Which figures: `trend`, `segment <column>=<value>` or
-    /// `book <column>=<value>`.
+    /// `book <column>=<value>`; `shared` for a shared table the week's
+    /// metrics read.
     pub scope: String,
     /// The week the query's window ends with (`2026-W47`).
     pub week: String,
@@ -32,6 +33,11 @@ pub struct QueryCost {
     /// The query ran out of memory beside another and ran again alone
     /// (the cost is that of the run alone).
     pub ran_again_alone: bool,
+    /// For a shared table (scope `shared`): the bytes it holds in memory
+    /// for the week, or `null` when it did not fit in its share of
+    /// `engine.memory_limit` and its metrics compute it inline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_bytes: Option<Option<u64>>,
 }
 
 /// Tells no one: for tests and library callers.

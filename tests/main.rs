@@ -50,8 +50,8 @@
 //!   stdout, stderr, report.json, the ledger or the outbox.
 //! - `shared_tables`: the metrics that read the run's shared tables
 //!   (`-- materialise: run`) give the figures of their versions that read
-//!   raw events, in every week, segment and book; a broken shared table
-//!   names its file.
+//!   raw events, in every week, segment and book, and inline when they do
+//!   not fit in memory; a broken shared table names its file.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
 
 mod support;

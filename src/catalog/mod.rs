@@ -640,17 +640,53 @@ async fn in_memory(
     let schema = restricted.schema().inner().clone();
     let mut stream = restricted.clone().execute_stream().await?;
     let mut batches = Vec::new();
-    let mut bytes = 0;
+    let mut held = HeldBytes::default();
     while let Some(batch) = stream.try_next().await? {
-        bytes += batch.get_array_memory_size();
-        if bytes > *room {
+        if held.add(&batch) > *room {
             return Ok(None);
         }
         batches.push(batch);
     }
-    *room -= bytes;
+    *room -= held.bytes();
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
     Ok(Some(Arc::new(table)))
+}
+
+/// The memory batches held together take: each allocation counted once.
+/// A batch's own `get_array_memory_size` counts every buffer it points
+/// into whole, and the batches of an aggregation are slices of a few
+/// large arrays, so summing it counted them many times over (a 100 MiB
+/// table of users' days came to several GiB).
+#[derive(Debug, Default)]
+pub struct HeldBytes {
+    seen: std::collections::HashSet<usize>,
+    bytes: usize,
+}
+
+impl HeldBytes {
+    /// Counts `batch`'s allocations not counted yet; returns the total.
+    pub fn add(&mut self, batch: &datafusion::arrow::record_batch::RecordBatch) -> usize {
+        for column in batch.columns() {
+            self.add_data(&column.to_data());
+        }
+        self.bytes
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn add_data(&mut self, data: &datafusion::arrow::array::ArrayData) {
+        let nulls = data.nulls().map(|nulls| nulls.buffer());
+        for buffer in data.buffers().iter().chain(nulls) {
+            if self.seen.insert(buffer.data_ptr().as_ptr() as usize) {
+                self.bytes += buffer.capacity();
+            }
+        }
+        for child in data.child_data() {
+            self.add_data(child);
+        }
+    }
 }
 
 /// Compares a table's schema with the contract's columns for it.
@@ -761,6 +797,43 @@ pub fn contract_table_names() -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_bytes_count_each_allocation_once() {
+        use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+        use datafusion::arrow::record_batch::RecordBatch;
+        let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..1000).map(|i| format!("client-{i}")),
+        ));
+        let numbers: ArrayRef = Arc::new(Int64Array::from_iter_values(0..1000));
+        let batch = RecordBatch::try_from_iter([("id", ids), ("n", numbers)]).unwrap();
+        let mut whole = HeldBytes::default();
+        let one = whole.add(&batch);
+        assert!(one >= 1000 * 8 + 1000 * 4, "{one}");
+        // The same arrays in ten slices, as an aggregation emits them.
+        let mut sliced = HeldBytes::default();
+        for start in (0..1000).step_by(100) {
+            sliced.add(&batch.slice(start, 100));
+        }
+        assert_eq!(sliced.bytes(), one);
+        // Ten slices each counted whole is what summing their own sizes did.
+        let summed: usize = (0..1000)
+            .step_by(100)
+            .map(|start| batch.slice(start, 100).get_array_memory_size())
+            .sum();
+        assert!(summed > 5 * one, "{summed} {one}");
+        // Another batch over the same buffers adds nothing.
+        let copy = RecordBatch::try_new(
+            batch.schema(),
+            batch
+                .columns()
+                .iter()
+                .map(|c| datafusion::arrow::array::make_array(c.to_data().clone()))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(whole.add(&copy), one);
+    }
 
     #[test]
     fn a_file_belongs_to_its_folder_above_any_partition_folders() {

@@ -277,9 +277,8 @@ fn references(
         .collect())
 }
 
-/// The tables the queries read when the run has registered their shared
-/// tables: the warehouse tables they read themselves, and the shared
-/// tables. A segment's or a book's session holds these, restricted to its
+/// The tables the queries read in `ctx`: the warehouse tables they read
+/// themselves, and the shared tables the run registered there. A segment's or a book's session holds these, restricted to its
 /// clients.
 pub fn tables_read_in_run<'a>(
     ctx: &SessionContext,
@@ -287,7 +286,7 @@ pub fn tables_read_in_run<'a>(
 ) -> Result<BTreeSet<String>, MetricsError> {
     let mut tables = BTreeSet::new();
     for query in queries {
-        tables.extend(references(ctx, query, &query.sql_over_shared_tables)?);
+        tables.extend(references(ctx, query, runnable_sql(ctx, query))?);
     }
     Ok(tables)
 }
@@ -536,21 +535,29 @@ async fn prepare(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<(DataFrame, Arc<dyn ExecutionPlan>), MetricsError> {
-    // Over the shared tables where the run registered them all; with them
-    // inline otherwise (`check`, a query on its own): the same figures.
+    prepare_sql(
+        ctx,
+        runnable_sql(ctx, query),
+        &query.path,
+        parameters,
+        |frame| check_columns(query, frame),
+    )
+    .await
+}
+
+/// The SQL `query` runs in `ctx`: over its shared tables where the run
+/// registered them all; with them inline otherwise (`check`, a query on
+/// its own, a shared table too big to hold): the same figures either way.
+fn runnable_sql<'a>(ctx: &SessionContext, query: &'a QueryFile) -> &'a str {
     let materialised = query
         .shared_tables
         .iter()
         .all(|table| ctx.table_exist(table.name.as_str()).unwrap_or(false));
-    let sql = if materialised {
+    if materialised {
         &query.sql_over_shared_tables
     } else {
         &query.sql
-    };
-    prepare_sql(ctx, sql, &query.path, parameters, |frame| {
-        check_columns(query, frame)
-    })
-    .await
+    }
 }
 
 /// `sql` (of the file `file`) planned with `parameters` bound, its logical
@@ -603,32 +610,71 @@ fn check_shared_columns(
     }
 }
 
+/// What computing a shared table took, and what it holds.
+pub struct Materialised {
+    pub measured: Measured,
+    /// The bytes it holds in memory; `None` when it did not fit in the
+    /// room it was given, so that its metrics compute it inline.
+    pub held: Option<usize>,
+}
+
 /// Computes a shared table for `parameters.run` and registers it in `ctx`
 /// under its name, in memory, in place of any earlier one; the metrics
-/// that use it then read it there. Its rows must have a `client_id`, so
-/// that a segment or a book can take its own clients' rows.
+/// that use it then read it there. When it takes more than `room` bytes
+/// it is dropped and nothing is registered: its metrics then compute it
+/// inline, slower, with the same figures, and memory stays within the
+/// config's limit. Its rows must have a `client_id`, so that a segment or
+/// a book can take its own clients' rows.
 pub async fn materialise(
     ctx: &SessionContext,
     table: &library::SharedTable,
     parameters: &Parameters,
-) -> Result<Measured, MetricsError> {
+    room: usize,
+) -> Result<Materialised, MetricsError> {
+    use futures::TryStreamExt;
     let started = std::time::Instant::now();
+    // Never leave an earlier week's table where this week's did not fit:
+    // the metrics would read the wrong weeks.
+    ctx.deregister_table(table.name.as_str())
+        .map_err(|e| MetricsError::execution(&table.path, &e))?;
     let (frame, physical) = prepare_sql(ctx, &table.sql, &table.path, parameters, |frame| {
         check_shared_columns(table, frame)
     })
     .await?;
     let schema = physical.schema();
-    let batches =
-        datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
-            .await
-            .map_err(|e| MetricsError::execution(&table.path, &e))?;
-    let memory = datafusion::datasource::MemTable::try_new(schema, vec![batches])
-        .map_err(|e| MetricsError::execution(&table.path, &e))?;
-    ctx.register_table(table.name.as_str(), Arc::new(memory))
-        .map_err(|e| MetricsError::execution(&table.path, &e))?;
-    Ok(Measured {
-        seconds: started.elapsed().as_secs_f64(),
-        rows_read: crate::catalog::rows_read(&physical),
+    let failed = |e: datafusion::error::DataFusionError| MetricsError::execution(&table.path, &e);
+    let mut stream = datafusion::physical_plan::execute_stream(
+        Arc::clone(&physical),
+        Arc::new(frame.task_ctx()),
+    )
+    .map_err(failed)?;
+    let mut batches = Vec::new();
+    let mut held = crate::catalog::HeldBytes::default();
+    let mut fits = true;
+    while let Some(batch) = stream.try_next().await.map_err(failed)? {
+        if held.add(&batch) > room {
+            fits = false;
+            break;
+        }
+        batches.push(batch);
+    }
+    let bytes = held.bytes();
+    drop(stream);
+    let held = if fits {
+        let memory =
+            datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(failed)?;
+        ctx.register_table(table.name.as_str(), Arc::new(memory))
+            .map_err(failed)?;
+        Some(bytes)
+    } else {
+        None
+    };
+    Ok(Materialised {
+        measured: Measured {
+            seconds: started.elapsed().as_secs_f64(),
+            rows_read: crate::catalog::rows_read(&physical),
+        },
+        held,
     })
 }
 

@@ -52,15 +52,18 @@ pub struct SegmentFigure {
 /// Computes, once, every shared table (`-- materialise: run`) the selected
 /// metrics use, over every window they read from it for `period`, its
 /// trend and the week before, and registers it in `ctx`: the metrics of
-/// the week, its segments and its books then read it there. Tells
-/// `progress` what each cost (scope `shared`).
+/// the week, its segments and its books then read it there. Together they
+/// hold at most `room` bytes: one that does not fit in what is left is
+/// not kept, and its metrics compute it inline. Tells `progress` what each
+/// cost (scope `shared`). Returns the bytes held.
 pub async fn materialise(
     ctx: &SessionContext,
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     settings: &QuerySettings,
+    room: usize,
     progress: &dyn Progress,
-) -> Result<(), MetricsError> {
+) -> Result<usize, MetricsError> {
     let weeks = period.trailing(TREND_WEEKS);
     let mut tables: Vec<(&super::library::SharedTable, Parameters)> = Vec::new();
     for (selection, query) in selected {
@@ -81,18 +84,21 @@ pub async fn materialise(
             }
         }
     }
+    let mut held = 0;
     for (table, parameters) in &tables {
-        let cost = super::materialise(ctx, table, parameters).await?;
+        let done = super::materialise(ctx, table, parameters, room.saturating_sub(held)).await?;
+        held += done.held.unwrap_or(0);
         progress.query(&QueryCost {
             metric: table.name.clone(),
             scope: "shared".to_string(),
             week: period.label.clone(),
-            seconds: cost.seconds,
-            rows_read: cost.rows_read,
+            seconds: done.measured.seconds,
+            rows_read: done.measured.rows_read,
             ran_again_alone: false,
+            held_bytes: Some(done.held.map(|bytes| bytes as u64)),
         });
     }
-    Ok(())
+    Ok(held)
 }
 
 /// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
@@ -310,6 +316,7 @@ async fn measured(
         seconds: cost.seconds,
         rows_read: cost.rows_read,
         ran_again_alone,
+        held_bytes: None,
     });
     Ok(value)
 }
