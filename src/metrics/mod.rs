@@ -278,8 +278,8 @@ fn references(
 }
 
 /// The tables the queries read in `ctx`: the warehouse tables they read
-/// themselves, and the shared tables the run registered there. A segment's or a book's session holds these, restricted to its
-/// clients.
+/// themselves, and the shared tables the run registered there. A
+/// segment's or a book's session holds these, restricted to its clients.
 pub fn tables_read_in_run<'a>(
     ctx: &SessionContext,
     queries: impl IntoIterator<Item = &'a QueryFile>,

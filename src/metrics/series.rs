@@ -146,8 +146,9 @@ pub async fn weekly(
 }
 
 /// For each selected metric, in order, its figure (without items) for
-/// `period` over every segment of every breakdown column: the same SQL in a session whose
-/// `tables` are restricted to the segment's clients. Metrics whose change
+/// `period` over every segment of every breakdown column: the same SQL in
+/// a session whose tables (those the queries read in `ctx`, shared tables
+/// included) are restricted to the segment's clients. Metrics whose change
 /// splits over segments (`-- drivers:`) get the week before too, in the
 /// same pass over the same restricted tables.
 #[allow(clippy::too_many_arguments)]
