@@ -8,7 +8,10 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 # The manifest names the test binary; cargo wants its file present.
 COPY tests ./tests
-RUN cargo build --release --locked --bin clientpulse
+# `--build-arg FEATURES=ballista` adds the cluster engine and the
+# `scheduler` and `executor` commands (compose.yaml builds it so).
+ARG FEATURES=""
+RUN cargo build --release --locked --bin clientpulse ${FEATURES:+--features "$FEATURES"}
 
 FROM debian:bookworm-slim
 RUN apt-get update \

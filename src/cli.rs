@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::{self, EngineKind};
 use crate::delivery::Resend;
 use crate::demo::{self, DemoOptions};
 use crate::fault::Fault;
@@ -42,6 +43,61 @@ enum Command {
     /// Stay running and start `run` for the week just completed at each
     /// start of the config's `schedule` (cron expression and time zone).
     Schedule(ScheduleArgs),
+    /// Run a Ballista scheduler that knows clientpulse's functions and
+    /// reads the warehouse read-only (feature `ballista`).
+    #[cfg(feature = "ballista")]
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor that knows clientpulse's functions and
+    /// reads the warehouse read-only, with S3 settings and credentials
+    /// from its own environment (feature `ballista`).
+    #[cfg(feature = "ballista")]
+    Executor(ExecutorArgs),
+}
+
+#[cfg(feature = "ballista")]
+#[derive(Debug, Args)]
+struct SchedulerArgs {
+    /// Address and port to listen on (runs and executors connect here).
+    #[arg(long, default_value = "0.0.0.0:50050")]
+    bind: std::net::SocketAddr,
+    /// The host name executors and runs reach this scheduler by.
+    #[arg(long, default_value = "localhost")]
+    external_host: String,
+    /// Seconds after which an executor not heard from is gone and its
+    /// tasks run elsewhere.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    executor_timeout: u64,
+}
+
+#[cfg(feature = "ballista")]
+#[derive(Debug, Args)]
+struct ExecutorArgs {
+    /// The scheduler: host:port.
+    #[arg(long, default_value = "localhost:50050")]
+    scheduler: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_host: String,
+    /// Port of its Arrow Flight service (shuffle data between executors).
+    #[arg(long, default_value_t = 50051)]
+    port: u16,
+    /// Port of its gRPC service.
+    #[arg(long, default_value_t = 50052)]
+    grpc_port: u16,
+    /// The host name the scheduler and other executors reach it by.
+    #[arg(long)]
+    external_host: Option<String>,
+    /// Where shuffle files go (default: a temporary folder).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Tasks run at once (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    concurrent_tasks: Option<u64>,
+    /// Seconds between the heartbeats it sends the scheduler.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    heartbeat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +129,17 @@ struct PlaceArgs {
     /// overriding the config's `archive` (a folder or s3://bucket/prefix).
     #[arg(long)]
     archive: Option<String>,
+    /// Where the queries run, overriding the config's `engine`: `local`,
+    /// a Ballista scheduler `df://host:port`, or `standalone` (Ballista's
+    /// in-process cluster).
+    #[arg(long, value_name = "URL", value_parser = parse_engine)]
+    engine: Option<EngineKind>,
+}
+
+fn parse_engine(text: &str) -> Result<EngineKind, String> {
+    let kind = EngineKind::parse(text)?;
+    config::engine_available(&kind)?;
+    Ok(kind)
 }
 
 impl PlaceArgs {
@@ -81,6 +148,7 @@ impl PlaceArgs {
             warehouse: self.warehouse,
             out: self.out,
             archive: self.archive,
+            engine: self.engine,
         }
     }
 }
@@ -367,6 +435,41 @@ fn usage_error(error: &clap::Error) -> ExitCode {
     ExitCode::from(Fault::Input.exit_code())
 }
 
+/// Serves until `serve` ends or the process is asked to stop (Ctrl-C,
+/// SIGTERM): a cluster node stops cleanly when its container does.
+#[cfg(feature = "ballista")]
+async fn until_stopped(
+    serve: impl std::future::Future<Output = Result<(), crate::cluster::ClusterError>>,
+) -> Result<(), RunError> {
+    let stop = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    tokio::select! {
+                        _ = terminate.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    tokio::select! {
+        served = serve => served.map_err(|error| {
+            RunError::Metrics(crate::metrics::MetricsError::Cluster { message: error.to_string() })
+        }),
+        () = stop => Ok(()),
+    }
+}
+
 async fn dispatch(command: Command) -> Result<(), RunError> {
     match command {
         Command::Run(args) => {
@@ -476,6 +579,44 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
                         source: error,
                     })
                 })
+        }
+        #[cfg(feature = "ballista")]
+        Command::Scheduler(args) => {
+            let options = crate::cluster::SchedulerOptions {
+                bind: args.bind,
+                external_host: args.external_host,
+                executor_timeout: std::time::Duration::from_secs(args.executor_timeout),
+            };
+            until_stopped(crate::cluster::serve_scheduler(options)).await
+        }
+        #[cfg(feature = "ballista")]
+        Command::Executor(args) => {
+            let (host, port) = args
+                .scheduler
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host.to_string(), port.parse::<u16>().ok()?)))
+                .ok_or_else(|| {
+                    RunError::Metrics(crate::metrics::MetricsError::Cluster {
+                        message: format!(
+                            "--scheduler `{}`: expected host:port, e.g. localhost:50050",
+                            args.scheduler
+                        ),
+                    })
+                })?;
+            let options = crate::cluster::ExecutorOptions {
+                scheduler_host: host,
+                scheduler_port: port,
+                bind_host: args.bind_host,
+                port: args.port,
+                grpc_port: args.grpc_port,
+                external_host: args.external_host,
+                work_dir: args.work_dir.map(|dir| dir.display().to_string()),
+                concurrent_tasks: args
+                    .concurrent_tasks
+                    .and_then(|tasks| usize::try_from(tasks).ok()),
+                heartbeat: std::time::Duration::from_secs(args.heartbeat),
+            };
+            until_stopped(crate::cluster::serve_executor(options)).await
         }
         Command::DemoData(args) => {
             let options = DemoOptions {

@@ -36,6 +36,8 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// `--archive`: where every run's artefacts and ledger are kept.
     pub archive: Option<String>,
+    /// `--engine`: where the queries run.
+    pub engine: Option<crate::config::EngineKind>,
 }
 
 /// Config, queries and templates, validated together.
@@ -176,6 +178,9 @@ fn prepare(
     }
     if let Some(archive) = &overrides.archive {
         config.archive = Some(config::resolve_root(&cwd, archive));
+    }
+    if let Some(engine) = &overrides.engine {
+        config.engine.kind = engine.clone();
     }
     problems.extend(out_inside_warehouse(&config));
     problems.extend(archive_inside_warehouse(&config));

@@ -8,6 +8,8 @@ pub mod calendar;
 pub mod catalog;
 pub mod checks;
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod demo;

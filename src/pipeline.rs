@@ -149,7 +149,7 @@ async fn open_warehouse<'a>(
     queries: impl IntoIterator<Item = &'a QueryFile>,
 ) -> Result<(SessionContext, Vec<(String, NeededBy)>), RunError> {
     let config = &inputs.config;
-    let ctx = metrics::new_session(&config.udf_settings(), &config.engine)?;
+    let ctx = metrics::engine_session(&config.udf_settings(), &config.engine).await?;
     let warehouse = Warehouse::open(&ctx, &config.warehouse.root, &config.s3)
         .map_err(|e| RunError::Catalog(vec![e]))?;
     let breakdowns_in = (!config.reporting.breakdowns.is_empty())

@@ -6,6 +6,11 @@
 //!   figures worked out in comments, through the whole binary; and the
 //!   golden snapshots of its report.json and report.html.
 //! - `catalog`: warehouse layouts, such as partition pruning.
+//! - `cluster` (feature `ballista`): the report on Ballista's standalone
+//!   cluster and on a scheduler and two executors on loopback reading
+//!   moto's S3 server equals the local report.json; a table of many files
+//!   counts each row once; a killed executor never gives wrong figures;
+//!   an unreachable scheduler is exit 1.
 //! - `metrics_sql`: per-metric SQL on small fixtures with hand-worked
 //!   figures: support, delivery and engagement boundaries, business
 //!   hours, version pins, data errors.
@@ -59,6 +64,8 @@ mod support;
 mod at_risk;
 mod bad_input;
 mod catalog;
+#[cfg(feature = "ballista")]
+mod cluster;
 mod corpus;
 mod delivery;
 mod drivers;

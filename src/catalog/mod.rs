@@ -4,13 +4,16 @@
 //!
 //! Only this module knows `object_store`. Everything after it sees tables
 //! by name through the session, so the same queries run on a local folder,
-//! a bucket, or (later) a Ballista cluster.
+//! a bucket, or a Ballista cluster (whose nodes open the warehouse with
+//! [`node_stores`]).
 //!
 //! The warehouse is opened read-only: the store registered in the session
 //! is a [`read_only::ReadOnlyStore`], so no query, plan or later feature
 //! can create, replace or delete anything under a warehouse root.
 
-mod partitions;
+#[cfg(feature = "ballista")]
+pub mod node_stores;
+pub mod partitions;
 pub mod read_only;
 
 use std::collections::BTreeSet;
@@ -632,11 +635,16 @@ pub async fn register_segment(
 /// reads some tables five times) then reads it there instead of joining
 /// the whole table with the segment's clients again. `None` for a slice
 /// that does not fit, which stays a view, so memory stays bounded by the
-/// config whatever the warehouse's size.
+/// config whatever the warehouse's size. With no room at all (a cluster
+/// run, where a table in this process cannot travel), not even an empty
+/// slice is held.
 async fn in_memory(
     restricted: &datafusion::dataframe::DataFrame,
     room: &mut usize,
 ) -> datafusion::error::Result<Option<Arc<dyn TableProvider>>> {
+    if *room == 0 {
+        return Ok(None);
+    }
     let schema = restricted.schema().inner().clone();
     let mut stream = restricted.clone().execute_stream().await?;
     let mut batches = Vec::new();

@@ -42,6 +42,16 @@ impl DatePartitionedTable {
         }
     }
 
+    /// The listing table it prunes.
+    pub fn inner(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
+
+    /// The event-time column the `date` folders stand for.
+    pub fn event_time(&self) -> &str {
+        &self.event_time
+    }
+
     /// The `date` filter implied by one filter on the event time, if any.
     fn date_filter(&self, filter: &Expr) -> Option<Expr> {
         let Expr::BinaryExpr(BinaryExpr { left, op, right }) = filter else {

@@ -101,10 +101,14 @@ struct RawS3 {
     retry_timeout_seconds: Option<u64>,
 }
 
-/// How queries run on this machine.
+/// Where and how queries run.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEngine {
+    /// `local` (the default) or `ballista`.
+    kind: Option<String>,
+    /// The Ballista scheduler (`df://host:50050`, or `standalone`).
+    scheduler: Option<String>,
     /// The most memory queries may hold at once (`2GiB`, `512MiB`).
     memory_limit: Option<String>,
     /// Where queries spill what does not fit (relative to the config).
@@ -341,9 +345,11 @@ pub struct Config {
     pub engine: EngineSettings,
 }
 
-/// How queries run on this machine (`engine`).
+/// Where and how queries run (`engine`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineSettings {
+    /// In this process, or on a Ballista cluster.
+    pub kind: EngineKind,
     /// The most bytes the run's queries may hold at once; above it,
     /// sorts and aggregations spill to disk. `None`: no limit.
     pub memory_limit: Option<u64>,
@@ -355,7 +361,12 @@ impl EngineSettings {
     /// What segments' and books' sessions may hold in memory of their
     /// slices of the tables: a quarter of `memory_limit`, or
     /// [`DEFAULT_SLICE_BYTES`] without one.
+    /// On a cluster, nothing: a table held in this process's memory would
+    /// have to travel inside every query plan sent to the scheduler.
     pub fn slice_bytes(&self) -> usize {
+        if self.kind != EngineKind::Local {
+            return 0;
+        }
         let bytes = self
             .memory_limit
             .map_or(DEFAULT_SLICE_BYTES, |limit| limit / 4);
@@ -367,6 +378,79 @@ impl EngineSettings {
     pub fn query_bytes(&self) -> Option<usize> {
         self.memory_limit
             .map(|limit| usize::try_from(limit - limit / 4).unwrap_or(usize::MAX))
+    }
+}
+
+/// Where the queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// In-process DataFusion.
+    #[default]
+    Local,
+    /// A Ballista cluster: the scheduler at `df://host:port`.
+    Ballista { host: String, port: u16 },
+    /// Ballista's in-process cluster: a scheduler and an executor started
+    /// in this process, over loopback gRPC (for trying the cluster path).
+    BallistaStandalone,
+}
+
+/// The port of a `df://` URL that names none (Ballista's default).
+pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+
+impl EngineKind {
+    /// `local`, `standalone` or a scheduler's `df://host[:port]`, as
+    /// `--engine` takes it.
+    pub fn parse(text: &str) -> Result<EngineKind, String> {
+        let text = text.trim();
+        match text {
+            "local" => return Ok(EngineKind::Local),
+            "standalone" => return Ok(EngineKind::BallistaStandalone),
+            _ => {}
+        }
+        let Some(rest) = text.strip_prefix("df://") else {
+            return Err(format!(
+                "`{text}` is not an engine: use `local`, `standalone` or a Ballista scheduler's `df://host:port`"
+            ));
+        };
+        let authority = rest.trim_end_matches('/');
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|port| *port > 0)
+                    .ok_or_else(|| format!("`{text}`: `{port}` is not a port"))?,
+            ),
+            None => (authority, DEFAULT_SCHEDULER_PORT),
+        };
+        if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+            return Err(format!("`{text}`: a scheduler URL is `df://host:port`"));
+        }
+        Ok(EngineKind::Ballista {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineKind::Local => write!(f, "local"),
+            EngineKind::Ballista { host, port } => write!(f, "df://{host}:{port}"),
+            EngineKind::BallistaStandalone => write!(f, "standalone"),
+        }
+    }
+}
+
+/// An error unless this build can run `kind`.
+pub fn engine_available(kind: &EngineKind) -> Result<(), String> {
+    if *kind == EngineKind::Local || cfg!(feature = "ballista") {
+        Ok(())
+    } else {
+        Err(format!(
+            "engine `{kind}` needs a clientpulse built with Ballista: `cargo build --release --features ballista`"
+        ))
     }
 }
 
@@ -957,7 +1041,12 @@ fn validate(
                     })
                     .ok()
             });
+            let kind = engine_kind(raw.kind.as_deref(), raw.scheduler.as_deref())
+                .and_then(|kind| engine_available(&kind).map(|()| kind))
+                .map_err(|message| problems.push(Diagnostic::at_line(path, line, message)))
+                .unwrap_or_default();
             EngineSettings {
+                kind,
                 memory_limit,
                 spill_dir: raw.spill_dir.map(|dir| normalize(&base.join(dir))),
             }
@@ -1014,6 +1103,30 @@ fn validate(
 
 /// A size in bytes from `512MiB`, `2GiB`, `1.5GB` or a plain number of
 /// bytes: binary (KiB, MiB, GiB) and decimal (KB, MB, GB) units.
+/// `engine.kind` and `engine.scheduler` together.
+fn engine_kind(kind: Option<&str>, scheduler: Option<&str>) -> Result<EngineKind, String> {
+    match (kind.map(str::trim), scheduler) {
+        (None | Some("local"), None) => Ok(EngineKind::Local),
+        (None | Some("local"), Some(_)) => Err(
+            "engine.scheduler is for `kind: ballista`; a local engine has no scheduler".to_string(),
+        ),
+        (Some("ballista"), Some(scheduler)) => match EngineKind::parse(scheduler) {
+            Ok(EngineKind::Local) => Err(format!(
+                "engine.scheduler `{scheduler}`: a Ballista scheduler is `df://host:port` or `standalone`"
+            )),
+            Ok(kind) => Ok(kind),
+            Err(message) => Err(format!("engine.scheduler {message}")),
+        },
+        (Some("ballista"), None) => Err(
+            "engine.kind ballista needs engine.scheduler: `df://host:50050` (or `standalone`)"
+                .to_string(),
+        ),
+        (Some(other), _) => Err(format!(
+            "engine.kind `{other}`: it is `local` or `ballista`"
+        )),
+    }
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
@@ -1366,6 +1479,57 @@ mod tests {
         assert!(parse_size("2 parsecs").is_err());
         assert!(parse_size("lots").is_err());
         assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn engines() {
+        let ballista = |host: &str, port| EngineKind::Ballista {
+            host: host.to_string(),
+            port,
+        };
+        assert_eq!(EngineKind::parse("local"), Ok(EngineKind::Local));
+        assert_eq!(
+            EngineKind::parse("standalone"),
+            Ok(EngineKind::BallistaStandalone)
+        );
+        assert_eq!(
+            EngineKind::parse("df://scheduler:50051"),
+            Ok(ballista("scheduler", 50051))
+        );
+        assert_eq!(
+            EngineKind::parse("df://10.0.0.7"),
+            Ok(ballista("10.0.0.7", DEFAULT_SCHEDULER_PORT))
+        );
+        for bad in [
+            "http://x:1",
+            "df://",
+            "df://x:port",
+            "df://x:0",
+            "df://u@x:1",
+            "ballista",
+        ] {
+            assert!(EngineKind::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(engine_kind(None, None), Ok(EngineKind::Local));
+        assert_eq!(
+            engine_kind(Some("ballista"), Some("df://s:7")),
+            Ok(ballista("s", 7))
+        );
+        assert!(engine_kind(Some("ballista"), None).is_err());
+        assert!(engine_kind(Some("ballista"), Some("local")).is_err());
+        assert!(engine_kind(Some("local"), Some("df://s:7")).is_err());
+        assert!(engine_kind(Some("spark"), None).is_err());
+        assert_eq!(
+            EngineKind::parse(&ballista("s", 7).to_string()),
+            Ok(ballista("s", 7))
+        );
+        // Nothing is held in memory on a cluster.
+        let on_cluster = EngineSettings {
+            kind: ballista("s", 7),
+            ..EngineSettings::default()
+        };
+        assert_eq!(on_cluster.slice_bytes(), 0);
+        assert!(EngineSettings::default().slice_bytes() > 0);
     }
 
     #[test]

@@ -19,8 +19,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::catalog::MemoryCatalogProviderList;
 use datafusion::common::ParamValues;
 use datafusion::common::config::Dialect;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
@@ -32,7 +34,7 @@ pub use library::{Composition, Format, Presentation, QueryFile, QueryLibrary, Un
 
 use chrono::{DateTime, Utc};
 
-use crate::config::EngineSettings;
+use crate::config::{EngineKind, EngineSettings};
 use crate::fault::Fault;
 use crate::period::{Period, Window, WindowBounds};
 
@@ -64,6 +66,33 @@ pub enum MetricsError {
         "{file}: ran out of the memory engine.memory_limit allows, even spilling to disk (raise it): {message}"
     )]
     OutOfMemory { file: PathBuf, message: String },
+    /// The engine's cluster could not be reached or started (exit 1).
+    #[error("{message}")]
+    Cluster { message: String },
+    /// A query failed on the cluster: a lost executor, a task that failed
+    /// too often. The cluster reports every cause as text, so none is
+    /// blamed on the data (exit 1; nothing is sent).
+    #[error("{file}: failed on the Ballista cluster: {message}")]
+    ClusterQuery { file: PathBuf, message: String },
+}
+
+/// Marks the config of a session whose queries run on a cluster.
+#[derive(Debug)]
+pub struct OnCluster;
+
+/// Metric queries a session runs at once. Locally two: DataFusion
+/// parallelises inside each, and two overlap one query's planning and
+/// small scans with another's work (one at a time was a third slower at
+/// scale 16). On a cluster sixteen: a query there spends most of its time
+/// waiting on round trips (job submitted, stages polled for by the
+/// executors, status polled for by the run), about 0.2 s even for a tiny
+/// one, so more in flight keep the executors busy.
+pub(crate) fn queries_at_once(ctx: &SessionContext) -> usize {
+    if ctx.state().config().get_extension::<OnCluster>().is_some() {
+        16
+    } else {
+        2
+    }
 }
 
 impl MetricsError {
@@ -74,22 +103,31 @@ impl MetricsError {
             | MetricsError::Environment { .. } => Fault::Input,
             MetricsError::Execution { .. } => Fault::Data,
             MetricsError::WarehouseAccess { .. } => Fault::WarehouseAccess,
-            MetricsError::OutOfMemory { .. } => Fault::Internal,
+            MetricsError::OutOfMemory { .. }
+            | MetricsError::Cluster { .. }
+            | MetricsError::ClusterQuery { .. } => Fault::Internal,
             MetricsError::Catalog(error) => error.fault(),
         }
     }
 
     /// An error of running `query`: the way to the warehouse when an
     /// object store failed to fetch, the data otherwise.
-    fn execution(file: &std::path::Path, error: &datafusion::error::DataFusionError) -> Self {
+    fn execution(
+        ctx: &SessionContext,
+        file: &std::path::Path,
+        error: &datafusion::error::DataFusionError,
+    ) -> Self {
         use datafusion::error::DataFusionError;
         let file = file.to_path_buf();
         let message = one_line(&error.to_string());
+        let on_cluster = ctx.state().config().get_extension::<OnCluster>().is_some();
         match error.find_root() {
             DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
                 MetricsError::WarehouseAccess { file, message }
             }
             DataFusionError::ResourcesExhausted(_) => MetricsError::OutOfMemory { file, message },
+            // The cluster reports its failures as text: none is the data's.
+            _ if on_cluster => MetricsError::ClusterQuery { file, message },
             _ => MetricsError::Execution { file, message },
         }
     }
@@ -207,14 +245,22 @@ fn session_config() -> Result<SessionConfig, MetricsError> {
         .set_str("datafusion.execution.time_zone", "UTC"))
 }
 
-/// A new DataFusion session with every clientpulse UDF registered, its
-/// queries' memory bounded by `engine.memory_limit`: each sort and
-/// aggregation may hold its fair share of the pool and spills to disk
-/// beyond it. (A greedy pool, first come first served, was faster at
+/// A new DataFusion session in this process with every clientpulse UDF
+/// registered, its queries' memory bounded by `engine.memory_limit`: each
+/// sort and aggregation may hold its fair share of the pool and spills to
+/// disk beyond it. (A greedy pool, first come first served, was faster at
 /// scale 160 but failed at 1600: an aggregation that had spilled all it
 /// held still found the pool taken by the other queries running at once.)
 /// An error only when a `DATAFUSION_*` environment variable is invalid.
 pub fn new_session(
+    settings: &udf::UdfSettings,
+    engine: &EngineSettings,
+) -> Result<SessionContext, MetricsError> {
+    session_with(session_config()?, settings, engine)
+}
+
+fn session_with(
+    config: SessionConfig,
     settings: &udf::UdfSettings,
     engine: &EngineSettings,
 ) -> Result<SessionContext, MetricsError> {
@@ -235,16 +281,54 @@ pub fn new_session(
         .map_err(|error| MetricsError::Environment {
             message: one_line(&error.to_string()),
         })?;
-    let ctx = SessionContext::new_with_config_rt(session_config()?, runtime);
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_udfs(&ctx, settings);
     Ok(ctx)
 }
 
-/// A new, empty session (own tables, own UDFs) that shares `base`'s
-/// runtime, and so its object stores: for running the same queries over a
-/// restricted view of the same warehouse (one segment of clients).
+/// The session the run's queries go to: [`new_session`] for the local
+/// engine, a Ballista cluster's for `engine.kind: ballista`.
+pub async fn engine_session(
+    settings: &udf::UdfSettings,
+    engine: &EngineSettings,
+) -> Result<SessionContext, MetricsError> {
+    match &engine.kind {
+        EngineKind::Local => new_session(settings, engine),
+        #[cfg(feature = "ballista")]
+        kind => {
+            let config = crate::cluster::cluster_config(session_config()?)
+                .with_extension(Arc::new(OnCluster));
+            let ctx = session_with(config, settings, engine)?;
+            crate::cluster::connect(ctx, kind, settings)
+                .await
+                .map_err(|error| MetricsError::Cluster {
+                    message: error.to_string(),
+                })
+        }
+        #[cfg(not(feature = "ballista"))]
+        kind => Err(MetricsError::Cluster {
+            message: crate::config::engine_available(kind)
+                .err()
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+/// A new, empty session (own tables) that shares `base`'s runtime, and so
+/// its object stores, and its engine (a cluster session's siblings run on
+/// the same cluster): for running the same queries over a restricted view
+/// of the same warehouse (one segment of clients).
 pub fn sibling_session(base: &SessionContext, settings: &udf::UdfSettings) -> SessionContext {
-    let ctx = SessionContext::new_with_config_rt(base.copied_config(), base.runtime_env());
+    let state = base.state();
+    let config = state
+        .config()
+        .clone()
+        .with_create_default_catalog_and_schema(true);
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_catalog_list(Arc::new(MemoryCatalogProviderList::new()))
+        .with_config(config)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     udf::register_udfs(&ctx, settings);
     ctx
 }
@@ -636,13 +720,24 @@ pub async fn materialise(
     // Never leave an earlier week's table where this week's did not fit:
     // the metrics would read the wrong weeks.
     ctx.deregister_table(table.name.as_str())
-        .map_err(|e| MetricsError::execution(&table.path, &e))?;
+        .map_err(|e| MetricsError::execution(ctx, &table.path, &e))?;
+    if room == 0 {
+        // Nothing may be held (a cluster run): its metrics compute it inline.
+        return Ok(Materialised {
+            measured: Measured {
+                seconds: 0.0,
+                rows_read: Default::default(),
+            },
+            held: None,
+        });
+    }
     let (frame, physical) = prepare_sql(ctx, &table.sql, &table.path, parameters, |frame| {
         check_shared_columns(table, frame)
     })
     .await?;
     let schema = physical.schema();
-    let failed = |e: datafusion::error::DataFusionError| MetricsError::execution(&table.path, &e);
+    let failed =
+        |e: datafusion::error::DataFusionError| MetricsError::execution(ctx, &table.path, &e);
     let mut stream = datafusion::physical_plan::execute_stream(
         Arc::clone(&physical),
         Arc::new(frame.task_ctx()),
@@ -758,7 +853,7 @@ pub async fn run_measured(
     let batches =
         datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
             .await
-            .map_err(|e| MetricsError::execution(&query.path, &e))?;
+            .map_err(|e| MetricsError::execution(ctx, &query.path, &e))?;
     let value = read_result(query, &batches)?;
     let measured = Measured {
         seconds: started.elapsed().as_secs_f64(),

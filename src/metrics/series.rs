@@ -14,13 +14,9 @@ use crate::progress::{Progress, QueryCost};
 
 /// Weeks in a metric's trend, the current one included (metrics.md).
 pub const TREND_WEEKS: usize = 12;
-/// Metric queries run at once; DataFusion parallelises inside each too.
-/// Two overlap one query's planning and small scans with another's work
-/// (one at a time was a third slower at scale 16); a query that runs out
-/// of memory beside another runs again alone (see [`Lanes`]).
-const CONCURRENT_QUERIES: usize = 2;
-
-/// Who runs beside whom. Queries share the lanes; one that runs out of
+/// Who runs beside whom (as many at once as `queries_at_once` says; a
+/// query that runs out of memory beside another runs again alone).
+/// Queries share the lanes; one that runs out of
 /// memory takes them all and runs again alone. The hash tables of a
 /// query's joins cannot spill, and two at-risk queries at once (a dozen
 /// joins each) could leave a sort at scale 1600 too little of a 2 GiB
@@ -135,7 +131,7 @@ pub async fn weekly(
             }
         }
     }))
-    .buffered(CONCURRENT_QUERIES)
+    .buffered(super::queries_at_once(ctx))
     .try_collect()
     .await?;
     let mut values = values.into_iter();
@@ -213,7 +209,7 @@ pub async fn by_segment(
                         .map(|figure| (index, figure.without_items()))
                     }
                 }))
-                .buffered(CONCURRENT_QUERIES)
+                .buffered(super::queries_at_once(ctx))
                 .try_collect()
                 .await?;
             let label = value.unwrap_or_else(|| "(none)".to_string());

@@ -243,6 +243,24 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
     panic!("{what} did not listen on port {port} within 60 s");
 }
 
+/// Starts `command` (output to `log`, for a failing test to show) and
+/// waits until it listens on `port`.
+pub fn start_listening(command: &mut Command, port: u16, log: &Path, what: &str) -> Server {
+    let out = std::fs::File::create(log).expect("log file");
+    let err = out.try_clone().expect("log file");
+    let mut child = command
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    wait_for_port(port, &mut child, what);
+    Server {
+        child,
+        port,
+        key: "",
+    }
+}
+
 /// A child process killed when dropped.
 pub struct Server {
     child: Child,

@@ -44,6 +44,11 @@ impl BusinessSeconds {
             calendar,
         }
     }
+
+    /// The business hours it counts; `None` for every second.
+    pub fn calendar(&self) -> Option<&BusinessCalendar> {
+        self.calendar.as_ref()
+    }
 }
 
 impl ScalarUDFImpl for BusinessSeconds {
@@ -94,6 +99,11 @@ impl LocalDate {
             signature: Signature::uniform(1, vec![utc_micros()], Volatility::Immutable),
             timezone,
         }
+    }
+
+    /// The zone whose calendar days it gives.
+    pub fn timezone(&self) -> Tz {
+        self.timezone
     }
 }
 
