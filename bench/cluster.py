@@ -34,11 +34,9 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "target", "bench")
-PERIOD = "2026-W47"
-NOW = "2026-11-25T13:00:00Z"
-DATA_END = "2026-11-25"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The same cached warehouses, week and clock as the full-report bench.
+from full_report import NOW, PERIOD, ROOT, warehouse  # noqa: E402
 
 
 def free_port():
@@ -58,21 +56,6 @@ def wait_for_port(port, process, what, timeout=60):
         except OSError:
             time.sleep(0.1)
     sys.exit(f"{what} did not listen on port {port} in {timeout} s")
-
-
-def warehouse(binary, scale):
-    """The demo warehouse at `scale`, made once and kept."""
-    path = os.path.join(BENCH, "warehouses", f"scale-{scale}")
-    if os.path.exists(os.path.join(path, "_clientpulse_demo.json")):
-        return path
-    shutil.rmtree(path, ignore_errors=True)
-    print(f"making the scale-{scale} warehouse in {path} …", flush=True)
-    subprocess.run(
-        [binary, "demo-data", "--out", path, "--scale", str(scale), "--end", DATA_END],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return path
 
 
 def report(binary, path, out, engine):

@@ -411,6 +411,9 @@ pub async fn check(
 ) -> Result<CheckSummary, RunError> {
     let overrides = Overrides {
         warehouse: warehouse.map(str::to_string),
+        // Plans are made where the run is, whatever the engine: a pull
+        // request's `check` needs no cluster.
+        engine: Some(crate::config::EngineKind::Local),
         ..Overrides::default()
     };
     let inputs = Inputs::load(config_path, &overrides, Purpose::Check)?;
