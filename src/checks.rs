@@ -37,6 +37,15 @@ pub enum DataError {
         table: &'static str,
         message: String,
     },
+    /// A check's query failed on a Ballista cluster (a lost executor, say):
+    /// neither the data nor the config is known to be at fault (exit 1).
+    #[error(
+        "table `{table}`: the data check failed on the Ballista cluster: {message}; nothing was sent"
+    )]
+    ClusterFailed {
+        table: &'static str,
+        message: String,
+    },
     #[error("table `{table}` has no rows; nothing was sent")]
     Empty { table: String },
     #[error(
@@ -149,12 +158,32 @@ pub async fn survey(ctx: &SessionContext, tables: &BTreeSet<String>, currency: &
                     survey.newest.insert(table.to_string(), (column, newest));
                 }
             }
-            Err(message) => survey
-                .rule_problems
-                .push(DataError::CheckFailed { table, message }),
+            Err(message) => survey.rule_problems.push(failed(ctx, table, message)),
         }
     }
     survey
+}
+
+/// A check that could not run: on a cluster, the cluster's failure.
+fn failed(ctx: &SessionContext, table: &'static str, message: String) -> DataError {
+    if crate::metrics::on_cluster(ctx) {
+        DataError::ClusterFailed { table, message }
+    } else {
+        DataError::CheckFailed { table, message }
+    }
+}
+
+impl Survey {
+    /// The checks the cluster failed to run, taken out of the survey: the
+    /// run stops on them (exit 1) before any week is judged, so no gate
+    /// alert goes out for a cluster's fault.
+    pub fn take_cluster_failures(&mut self) -> Vec<DataError> {
+        let (lost, kept) = std::mem::take(&mut self.rule_problems)
+            .into_iter()
+            .partition(|problem| matches!(problem, DataError::ClusterFailed { .. }));
+        self.rule_problems = kept;
+        lost
+    }
 }
 
 /// Whether the week ending at `end` may be reported, run at `now`: every
@@ -377,10 +406,7 @@ pub async fn run_checks(
                     }
                 }
             }
-            Err(message) => failures.push(DataError::CheckFailed {
-                table: check.table,
-                message,
-            }),
+            Err(message) => failures.push(failed(ctx, check.table, message)),
         }
     }
     if failures.is_empty() {

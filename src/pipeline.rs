@@ -76,6 +76,13 @@ impl RunError {
         match self {
             RunError::Invalid(_) | RunError::Period(_) | RunError::Render(_) => Fault::Input,
             RunError::Catalog(errors) => worst(errors.iter().map(CatalogError::fault).collect()),
+            RunError::Data(problems)
+                if problems
+                    .iter()
+                    .any(|problem| matches!(problem, DataError::ClusterFailed { .. })) =>
+            {
+                Fault::Internal
+            }
             RunError::Data(_) => Fault::Data,
             RunError::Metrics(error) => error.fault(),
             RunError::Plans(errors) => worst(errors.iter().map(MetricsError::fault).collect()),
@@ -182,7 +189,11 @@ pub async fn run(
     let (ctx, needed) = open_warehouse(&inputs, inputs.selected.iter().map(|(_, q)| q)).await?;
     let tables: BTreeSet<String> = needed.into_iter().map(|(table, _)| table).collect();
     progress.stage("data checks");
-    let survey = checks::survey(&ctx, &tables, &inputs.config.reporting.currency).await;
+    let mut survey = checks::survey(&ctx, &tables, &inputs.config.reporting.currency).await;
+    let lost = survey.take_cluster_failures();
+    if !lost.is_empty() {
+        return Err(RunError::Data(lost));
+    }
     let mut outcomes = Vec::new();
     for period in &periods {
         let gate = checks::judge(

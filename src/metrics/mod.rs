@@ -80,6 +80,11 @@ pub enum MetricsError {
 #[derive(Debug)]
 pub struct OnCluster;
 
+/// Whether `ctx`'s queries run on a cluster.
+pub fn on_cluster(ctx: &SessionContext) -> bool {
+    ctx.state().config().get_extension::<OnCluster>().is_some()
+}
+
 /// Metric queries a session runs at once. Locally two: DataFusion
 /// parallelises inside each, and two overlap one query's planning and
 /// small scans with another's work (one at a time was a third slower at
@@ -88,11 +93,7 @@ pub struct OnCluster;
 /// executors, status polled for by the run), about 0.2 s even for a tiny
 /// one, so more in flight keep the executors busy.
 pub(crate) fn queries_at_once(ctx: &SessionContext) -> usize {
-    if ctx.state().config().get_extension::<OnCluster>().is_some() {
-        16
-    } else {
-        2
-    }
+    if on_cluster(ctx) { 16 } else { 2 }
 }
 
 impl MetricsError {
@@ -120,7 +121,7 @@ impl MetricsError {
         use datafusion::error::DataFusionError;
         let file = file.to_path_buf();
         let message = one_line(&error.to_string());
-        let on_cluster = ctx.state().config().get_extension::<OnCluster>().is_some();
+        let on_cluster = on_cluster(ctx);
         match error.find_root() {
             DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
                 MetricsError::WarehouseAccess { file, message }
