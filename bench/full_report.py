@@ -159,13 +159,15 @@ def profile_summary(profile, top=8):
     rows = {}
     seconds = {}
     runs = {}
+    planning = sum(query.get("planning_seconds", 0.0) for query in profile)
     for query in profile:
         for table, count in query["rows_read"].items():
             rows[table] = rows.get(table, 0) + count
         seconds[query["metric"]] = seconds.get(query["metric"], 0.0) + query["seconds"]
         runs[query["metric"]] = runs.get(query["metric"], 0) + 1
     lines = [
-        f"    {len(profile)} queries, {sum(seconds.values()):.1f} s summed; rows read: "
+        f"    {len(profile)} queries, {sum(seconds.values()):.1f} s summed"
+        f" ({planning:.1f} s of it planning); rows read: "
         + ", ".join(f"{t} {n:,}" for t, n in sorted(rows.items(), key=lambda kv: -kv[1]))
     ]
     costly = sorted(seconds.items(), key=lambda kv: -kv[1])[:top]

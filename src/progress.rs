@@ -23,10 +23,19 @@ pub struct QueryCost {
     /// `book <column>=<value>`; `shared` for a shared table the week's
     /// metrics read.
     pub scope: String,
-    /// The week the query's window ends with (`2026-W47`).
+    /// The week the query's window ends with (`2026-W47`); the last, for
+    /// a windowed query.
     pub week: String,
+    /// How many weeks' figures the query gave: 1, or every week a
+    /// windowed query (`-- windows: table`) computed at once; 0 for a
+    /// shared table.
+    pub windows: usize,
     /// Wall time from planning to the last row, in seconds.
     pub seconds: f64,
+    /// Of `seconds`, the time spent planning: SQL to logical plan,
+    /// parameters bound, optimised, physical plan built. On a small
+    /// warehouse most of a query's time is here.
+    pub planning_seconds: f64,
     /// Rows each warehouse table gave the query after pruning (files, row
     /// groups, pages), by table; `(in memory)` for a slice held in memory.
     pub rows_read: std::collections::BTreeMap<String, u64>,

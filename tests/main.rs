@@ -58,6 +58,10 @@
 //!   raw events, in every week, segment and book, and inline when they do
 //!   not fit in memory; a broken shared table names its file.
 //! - `sql_logic`: the UDFs' SQL behaviour in `tests/slt/*.slt`.
+//! - `windows`: the metrics that read their windows from the table
+//!   `windows` (`-- windows: table`) compute a whole trend in one query
+//!   and give the figures of their versions of one window per query, in
+//!   every week, segment and book, across a daylight-saving change.
 
 mod support;
 
@@ -82,4 +86,5 @@ mod schedule;
 mod secrets;
 mod shared_tables;
 mod sql_logic;
+mod windows;
 mod worked_examples;

@@ -181,6 +181,13 @@ pub struct QueryFile {
     pub unit: Unit,
     pub presentation: Presentation,
     pub owner: Option<String>,
+    /// Set by `-- windows: table`: the query reads its windows from the
+    /// table `windows` (one row per week: `window_start`, `window_end`,
+    /// `previous_window_start`) and returns its rows for each, with a
+    /// `window_end` column, so that one query gives every week of a trend.
+    /// Otherwise it computes one window, bound as `$window_start` and
+    /// `$window_end`.
+    pub windowed: bool,
     pub path: PathBuf,
     /// Shared CTE fragments (`queries/shared/<name>.sql`) the query uses.
     pub uses: Vec<String>,
@@ -458,6 +465,7 @@ const HEADER_KEYS: &[&str] = &[
     "format",
     "items",
     "drivers",
+    "windows",
 ];
 
 /// Parses a query file's header; every problem of the file is returned.
@@ -595,6 +603,20 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
         }
         composition
     });
+    let windowed = match fields.get("windows") {
+        None => false,
+        Some((_, text)) if text == "table" => true,
+        Some((line, text)) => {
+            problems.push(Diagnostic::at_line(
+                path,
+                Some(*line),
+                format!(
+                    "windows `{text}` is not `table` (a query that reads every week it computes from the table `windows`); leave the line out for a query of one window"
+                ),
+            ));
+            false
+        }
+    };
     let mut item_labels = Vec::new();
     if let Some((line, text)) = fields.get("items") {
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -646,6 +668,7 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                 unit,
                 presentation,
                 owner: fields.get("owner").map(|(_, owner)| owner.clone()),
+                windowed,
                 path: path.to_path_buf(),
                 uses: fields
                     .get("uses")
@@ -793,6 +816,31 @@ fn byte_offset(text: &str, line: u64, column: u64) -> usize {
         offset += line_text.len();
     }
     text.len()
+}
+
+/// `sql` (a windowed query's composed SQL) with the CTE `windows` in
+/// front: one row per window, `count` of them, each bound from
+/// parameters (`$window_<k>_start`, `$window_<k>_end`,
+/// `$window_<k>_previous_start`, k from 1), never from text.
+pub fn with_windows(sql: &str, count: usize) -> Result<String, String> {
+    let rows = (1..=count)
+        .map(|k| {
+            format!(
+                "SELECT {} AS window_start, {} AS window_end, {} AS previous_window_start",
+                instant(&format!("$window_{k}_start")),
+                instant(&format!("$window_{k}_end")),
+                instant(&format!("$window_{k}_previous_start")),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n    UNION ALL ");
+    let windows = format!("windows AS (\n    {rows}\n)");
+    // Typed as the parameters are bound (UTC instants, microseconds): a
+    // bare placeholder in a projection keeps no type once bound.
+    fn instant(placeholder: &str) -> String {
+        format!("arrow_cast({placeholder}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
+    }
+    compose(sql, &[windows.as_str()])
 }
 
 /// Composes shared CTE fragments into a query: `WITH <shared>, <own CTEs>

@@ -187,7 +187,7 @@ pub const SPEC_METRIC_IDS: &[&str] = &[
 ];
 
 /// One metric's figures for one window, as plain numbers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricValue {
     /// `None` where metrics.md says null (a zero denominator, no data).
     pub value: Option<f64>,
@@ -340,7 +340,7 @@ pub fn tables_read(
     ctx: &SessionContext,
     query: &QueryFile,
 ) -> Result<BTreeSet<String>, MetricsError> {
-    references(ctx, query, &query.sql)
+    references(ctx, query, &with_windows(query, &query.sql, 1)?)
 }
 
 /// The tables `sql` (one of `query`'s texts) reads, CTE names excluded.
@@ -371,7 +371,7 @@ pub fn tables_read_in_run<'a>(
 ) -> Result<BTreeSet<String>, MetricsError> {
     let mut tables = BTreeSet::new();
     for query in queries {
-        tables.extend(references(ctx, query, runnable_sql(ctx, query))?);
+        tables.extend(references(ctx, query, &runnable_sql(ctx, query, 1)?)?);
     }
     Ok(tables)
 }
@@ -472,12 +472,27 @@ pub struct Parameters {
     /// window's end; for a shared table the run materialises, every window
     /// of every metric of the run that reads it.
     pub run: WindowBounds,
+    /// The rows of the table `windows` that a windowed query (`-- windows:
+    /// table`) reads, oldest first: every week it computes at once, the
+    /// last being `window`. One row, `window`'s own, unless
+    /// [`Parameters::over_weeks`] made them.
+    pub windows: Vec<WindowRow>,
     /// Settings of the config the queries read.
     pub settings: QuerySettings,
     /// Bind a placeholder no setting provides to NULL instead of refusing
     /// the query: for `check` planning a query the config does not select,
     /// whose settings (at-risk weights, say) the config need not have.
     pub unset_as_null: bool,
+}
+
+/// One window of a windowed query: a row of its table `windows`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowRow {
+    /// `window_start`, `window_end`: the window `[a, b)`.
+    pub bounds: WindowBounds,
+    /// `previous_window_start`: the start of the window of the same length
+    /// just before it.
+    pub previous_start: DateTime<Utc>,
 }
 
 /// Settings from the config that queries take as parameters.
@@ -521,6 +536,10 @@ impl Parameters {
                     .min(churn_window_start),
                 end: bounds.end,
             },
+            windows: vec![WindowRow {
+                bounds,
+                previous_start: previous_window_start,
+            }],
             window: bounds,
             previous_window_start,
             churn_window_start,
@@ -528,6 +547,32 @@ impl Parameters {
             settings: settings.clone(),
             unset_as_null: false,
         }
+    }
+
+    /// The parameters of a windowed query computing `window` for each of
+    /// `weeks` (oldest first) at once: those of the last week, with one
+    /// row of `windows` per week and `$run_start` at the earliest bound
+    /// of any of them. `None` when `weeks` is empty.
+    pub fn over_weeks(
+        weeks: &[&Period],
+        window: Window,
+        settings: &QuerySettings,
+    ) -> Option<Parameters> {
+        let each: Vec<Parameters> = weeks
+            .iter()
+            .map(|week| Parameters::new(week, window, settings))
+            .collect();
+        let mut last = each.last()?.clone();
+        last.windows = each
+            .iter()
+            .flat_map(|parameters| parameters.windows.iter().cloned())
+            .collect();
+        last.run.start = each
+            .iter()
+            .map(|parameters| parameters.run.start)
+            .min()
+            .unwrap_or(last.run.start);
+        Some(last)
     }
 
     /// The values for a plan that uses the placeholders `used` (`$name`);
@@ -538,11 +583,11 @@ impl Parameters {
         let mut missing = Vec::new();
         for name in used {
             let name = name.trim_start_matches('$');
-            if values.iter().any(|(bound, _)| *bound == name) {
+            if values.iter().any(|(bound, _)| bound == name) {
                 continue;
             }
             if self.unset_as_null && crate::config::key_of_parameter(name).is_some() {
-                values.push((name, ScalarValue::Null));
+                values.push((name.to_string(), ScalarValue::Null));
             } else {
                 missing.push(name.to_string());
             }
@@ -555,11 +600,11 @@ impl Parameters {
         }
     }
 
-    fn values(&self) -> Vec<(&str, ScalarValue)> {
+    fn values(&self) -> Vec<(String, ScalarValue)> {
         let instant = |t: DateTime<Utc>| {
             ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
         };
-        let mut values = vec![
+        let values = vec![
             ("window_start", instant(self.window.start)),
             ("window_end", instant(self.window.end)),
             ("previous_window_start", instant(self.previous_window_start)),
@@ -588,9 +633,22 @@ impl Parameters {
                 )),
             ),
         ];
+        let mut values: Vec<(String, ScalarValue)> = values
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        for (k, row) in self.windows.iter().enumerate() {
+            let k = k + 1;
+            values.push((format!("window_{k}_start"), instant(row.bounds.start)));
+            values.push((format!("window_{k}_end"), instant(row.bounds.end)));
+            values.push((
+                format!("window_{k}_previous_start"),
+                instant(row.previous_start),
+            ));
+        }
         for (name, number) in &self.settings.numbers {
             values.push((
-                name.as_str(),
+                name.clone(),
                 match number {
                     QueryNumber::Number(n) => ScalarValue::Float64(Some(*n)),
                     QueryNumber::Days(days) => ScalarValue::Int64(Some(i64::from(*days))),
@@ -620,29 +678,50 @@ async fn prepare(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<(DataFrame, Arc<dyn ExecutionPlan>), MetricsError> {
-    prepare_sql(
-        ctx,
-        runnable_sql(ctx, query),
-        &query.path,
-        parameters,
-        |frame| check_columns(query, frame),
-    )
+    let sql = runnable_sql(ctx, query, parameters.windows.len())?;
+    prepare_sql(ctx, &sql, &query.path, parameters, |frame| {
+        check_columns(query, frame)
+    })
     .await
 }
 
 /// The SQL `query` runs in `ctx`: over its shared tables where the run
 /// registered them all; with them inline otherwise (`check`, a query on
 /// its own, a shared table too big to hold): the same figures either way.
-fn runnable_sql<'a>(ctx: &SessionContext, query: &'a QueryFile) -> &'a str {
+/// A windowed query gets its table `windows` of `windows` rows.
+fn runnable_sql<'a>(
+    ctx: &SessionContext,
+    query: &'a QueryFile,
+    windows: usize,
+) -> Result<std::borrow::Cow<'a, str>, MetricsError> {
     let materialised = query
         .shared_tables
         .iter()
         .all(|table| ctx.table_exist(table.name.as_str()).unwrap_or(false));
-    if materialised {
+    let sql = if materialised {
         &query.sql_over_shared_tables
     } else {
         &query.sql
+    };
+    with_windows(query, sql, windows)
+}
+
+/// `sql`, one of `query`'s texts, with the table `windows` of `windows`
+/// rows in front when the query is windowed; as it is otherwise.
+fn with_windows<'a>(
+    query: &QueryFile,
+    sql: &'a str,
+    windows: usize,
+) -> Result<std::borrow::Cow<'a, str>, MetricsError> {
+    if !query.windowed {
+        return Ok(std::borrow::Cow::Borrowed(sql));
     }
+    library::with_windows(sql, windows)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|message| MetricsError::Query {
+            file: query.path.clone(),
+            message,
+        })
 }
 
 /// `sql` (of the file `file`) planned with `parameters` bound, its logical
@@ -727,6 +806,7 @@ pub async fn materialise(
         return Ok(Materialised {
             measured: Measured {
                 seconds: 0.0,
+                planning_seconds: 0.0,
                 rows_read: Default::default(),
             },
             held: None,
@@ -736,6 +816,7 @@ pub async fn materialise(
         check_shared_columns(table, frame)
     })
     .await?;
+    let planning_seconds = started.elapsed().as_secs_f64();
     let schema = physical.schema();
     let failed =
         |e: datafusion::error::DataFusionError| MetricsError::execution(ctx, &table.path, &e);
@@ -768,6 +849,7 @@ pub async fn materialise(
     Ok(Materialised {
         measured: Measured {
             seconds: started.elapsed().as_secs_f64(),
+            planning_seconds,
             rows_read: crate::catalog::rows_read(&physical),
         },
         held,
@@ -811,6 +893,21 @@ fn check_columns(query: &QueryFile, frame: &DataFrame) -> Result<(), MetricsErro
         file: query.path.clone(),
         message,
     };
+    if query.windowed {
+        let field = schema
+            .field_with_unqualified_name(WINDOW_END)
+            .map_err(|_| {
+                shape(format!(
+                    "a query over the table `windows` returns a `{WINDOW_END}` column: the window each row is of"
+                ))
+            })?;
+        if !matches!(field.data_type(), DataType::Timestamp(_, _)) {
+            return Err(shape(format!(
+                "column `{WINDOW_END}` is {}, not the timestamp `windows.window_end`",
+                field.data_type()
+            )));
+        }
+    }
     for (column, numeric) in [("value", true), ("sample_size", true)] {
         let field = schema
             .field_with_unqualified_name(column)
@@ -831,37 +928,100 @@ pub async fn run(
     query: &QueryFile,
     parameters: &Parameters,
 ) -> Result<MetricValue, MetricsError> {
-    run_measured(ctx, query, parameters)
-        .await
-        .map(|(value, _)| value)
+    let (values, _) = run_measured(ctx, query, parameters).await?;
+    values
+        .into_iter()
+        .next_back()
+        .ok_or_else(|| MetricsError::Shape {
+            file: query.path.clone(),
+            message: "the query gave no figure".to_string(),
+        })
 }
 
 /// What running a query took: wall time from planning to the last row,
 /// and the rows each table gave it.
 pub struct Measured {
     pub seconds: f64,
+    /// Of `seconds`, the time from the SQL to the physical plan.
+    pub planning_seconds: f64,
     pub rows_read: BTreeMap<String, u64>,
 }
 
-/// Runs a query for one window and measures it (for `run --profile`).
+/// Runs a query and measures it (for `run --profile`). Its figures come
+/// back one per row of `parameters.windows`, in their order: one, for a
+/// query of one window; every week it was given, for a windowed query.
 pub async fn run_measured(
     ctx: &SessionContext,
     query: &QueryFile,
     parameters: &Parameters,
-) -> Result<(MetricValue, Measured), MetricsError> {
+) -> Result<(Vec<MetricValue>, Measured), MetricsError> {
     let started = std::time::Instant::now();
     let (frame, physical) = prepare(ctx, query, parameters).await?;
+    let planning_seconds = started.elapsed().as_secs_f64();
     let batches =
         datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
             .await
             .map_err(|e| MetricsError::execution(ctx, &query.path, &e))?;
-    let value = read_result(query, &batches)?;
+    let values = if query.windowed {
+        parameters
+            .windows
+            .iter()
+            .map(|row| read_result(query, &rows_of_window(query, &batches, row)?))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        vec![read_result(query, &batches)?]
+    };
     let measured = Measured {
         seconds: started.elapsed().as_secs_f64(),
+        planning_seconds,
         rows_read: crate::catalog::rows_read(&physical),
     };
-    Ok((value, measured))
+    Ok((values, measured))
 }
+
+/// The rows a windowed query returned for the window `row` (its
+/// `window_end`), without that column: what a query of that one window
+/// would have returned.
+fn rows_of_window(
+    query: &QueryFile,
+    batches: &[RecordBatch],
+    row: &WindowRow,
+) -> Result<Vec<RecordBatch>, MetricsError> {
+    use datafusion::arrow::array::{BooleanArray, TimestampMicrosecondArray};
+    use datafusion::arrow::compute::filter_record_batch;
+    use datafusion::arrow::datatypes::TimeUnit;
+    let failed = |message: String| MetricsError::Shape {
+        file: query.path.clone(),
+        message,
+    };
+    let end = row.bounds.end.timestamp_micros();
+    batches
+        .iter()
+        .map(|batch| {
+            let index = batch
+                .schema()
+                .index_of(WINDOW_END)
+                .map_err(|_| failed(format!("the query returns no `{WINDOW_END}` column")))?;
+            let ends = cast(
+                batch.column(index),
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )
+            .map_err(|e| failed(format!("column `{WINDOW_END}`: {e}")))?;
+            let ends = ends
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(|| failed(format!("column `{WINDOW_END}` is not a timestamp")))?;
+            let mine: BooleanArray = ends.iter().map(|e| Some(e == Some(end))).collect();
+            let mut batch = filter_record_batch(batch, &mine)
+                .map_err(|e| failed(format!("column `{WINDOW_END}`: {e}")))?;
+            batch.remove_column(index);
+            Ok(batch)
+        })
+        .collect()
+}
+
+/// The column that says which window a windowed query's row is of.
+const WINDOW_END: &str = "window_end";
 
 /// One row of a query's result, as plain values.
 struct Row {

@@ -1,7 +1,9 @@
 //! Running the selected queries: every metric for the week and the weeks
 //! of its trend, and for the week over every segment of clients. The
 //! fan-out of (metric, week) and (segment, metric) pairs lives here, so
-//! the pipeline only asks for figures.
+//! the pipeline only asks for figures. A windowed query (`-- windows:
+//! table`) is one run for all the weeks a scope needs; any other, one run
+//! per week.
 
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
@@ -88,7 +90,9 @@ pub async fn materialise(
             metric: table.name.clone(),
             scope: "shared".to_string(),
             week: period.label.clone(),
+            windows: 0,
             seconds: done.measured.seconds,
+            planning_seconds: done.measured.planning_seconds,
             rows_read: done.measured.rows_read,
             ran_again_alone: false,
             held_bytes: Some(done.held.map(|bytes| bytes as u64)),
@@ -110,35 +114,58 @@ pub async fn weekly(
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<MetricValue>>, MetricsError> {
     let weeks = period.trailing(TREND_WEEKS);
-    // Every (metric, week) pair; results come back in this order.
-    let jobs: Vec<(usize, &Period)> = (0..selected.len())
-        .flat_map(|metric| weeks.iter().map(move |week| (metric, week)))
+    let weeks: Vec<&Period> = weeks.iter().collect();
+    // Every query to run, in metric order: one per week, or one for all
+    // the weeks of a windowed query.
+    let jobs: Vec<(usize, Vec<&Period>)> = selected
+        .iter()
+        .enumerate()
+        .flat_map(|(metric, (_, query))| {
+            runs(query, &weeks)
+                .into_iter()
+                .map(move |run| (metric, run))
+        })
         .collect();
     let lanes = &Lanes::default();
-    let values: Vec<MetricValue> = futures::stream::iter(jobs.iter().map(|&(metric, week)| {
-        let (selection, query) = &selected[metric];
-        let window = selection.window.unwrap_or(query.window);
-        let parameters = Parameters::new(week, window, settings);
-        let last_week = std::ptr::eq(week, &weeks[weeks.len() - 1]);
-        async move {
-            let value = measured(ctx, query, &parameters, scope, week, progress, lanes).await;
-            if last_week {
-                progress.metric(&query.id, metric + 1, selected.len());
-                value
-            } else {
-                // Only the report's own week shows its items.
-                value.map(MetricValue::without_items)
+    let report_week = weeks.last().copied();
+    let values: Vec<(usize, Vec<MetricValue>)> =
+        futures::stream::iter(jobs.iter().map(|(metric, run)| {
+            let (selection, query) = &selected[*metric];
+            let window = selection.window.unwrap_or(query.window);
+            async move {
+                let values =
+                    measured(ctx, query, run, window, settings, scope, progress, lanes).await?;
+                if run.last().copied() == report_week {
+                    progress.metric(&query.id, metric + 1, selected.len());
+                }
+                Ok::<_, MetricsError>((*metric, values))
             }
+        }))
+        .buffered(super::queries_at_once(ctx))
+        .try_collect()
+        .await?;
+    let mut by_metric: Vec<Vec<MetricValue>> = vec![Vec::new(); selected.len()];
+    for (metric, values) in values {
+        by_metric[metric].extend(values);
+    }
+    for values in &mut by_metric {
+        // Only the report's own week shows its items.
+        let last = values.len().saturating_sub(1);
+        for value in values.iter_mut().take(last) {
+            *value = std::mem::take(value).without_items();
         }
-    }))
-    .buffered(super::queries_at_once(ctx))
-    .try_collect()
-    .await?;
-    let mut values = values.into_iter();
-    Ok(selected
-        .iter()
-        .map(|_| values.by_ref().take(weeks.len()).collect())
-        .collect())
+    }
+    Ok(by_metric)
+}
+
+/// How `query` computes `weeks`: in one query when it is windowed (reads
+/// the table `windows`), in one query per week otherwise.
+fn runs<'a>(query: &QueryFile, weeks: &[&'a Period]) -> Vec<Vec<&'a Period>> {
+    if query.windowed {
+        vec![weeks.to_vec()]
+    } else {
+        weeks.iter().map(|week| vec![*week]).collect()
+    }
 }
 
 /// For each selected metric, in order, its figure (without items) for
@@ -176,53 +203,64 @@ pub async fn by_segment(
                 "segment {dimension}={}",
                 value.as_deref().unwrap_or("(none)")
             );
-            // Every (metric, week) pair the segment needs, in metric order.
-            let jobs: Vec<(usize, &Period)> = selected
+            // Every query the segment needs, in metric order: the week,
+            // and the week before for a metric whose change splits over
+            // segments.
+            let jobs: Vec<(usize, Vec<&Period>)> = selected
                 .iter()
                 .enumerate()
                 .flat_map(|(index, (_, query))| {
-                    let before = query.presentation.composition.map(|_| (index, &previous));
-                    std::iter::once((index, period)).chain(before)
+                    let weeks = match query.presentation.composition {
+                        Some(_) => vec![&previous, period],
+                        None => vec![period],
+                    };
+                    runs(query, &weeks).into_iter().map(move |run| (index, run))
                 })
                 .collect();
             let lanes = &Lanes::default();
-            let figures: Vec<(usize, MetricValue)> =
-                futures::stream::iter(jobs.iter().map(|&(index, week)| {
-                    let (selection, query) = &selected[index];
+            let figures: Vec<(usize, Vec<MetricValue>)> =
+                futures::stream::iter(jobs.iter().map(|(index, run)| {
+                    let (selection, query) = &selected[*index];
                     let window = selection.window.unwrap_or(query.window);
-                    let parameters = Parameters::new(week, window, settings);
                     let segment_ctx = &segment_ctx;
                     let scope = &scope;
                     async move {
-                        measured(
+                        let values = measured(
                             segment_ctx,
                             query,
-                            &parameters,
+                            run,
+                            window,
+                            settings,
                             scope,
-                            week,
                             progress,
                             lanes,
                         )
-                        .await
+                        .await?;
                         // A segment's figure is a number; its items are
                         // never shown.
-                        .map(|figure| (index, figure.without_items()))
+                        let values = values.into_iter().map(MetricValue::without_items).collect();
+                        Ok::<_, MetricsError>((*index, values))
                     }
                 }))
                 .buffered(super::queries_at_once(ctx))
                 .try_collect()
                 .await?;
+            let mut weekly: Vec<Vec<MetricValue>> = vec![Vec::new(); selected.len()];
+            for (index, values) in figures {
+                weekly[index].extend(values);
+            }
             let label = value.unwrap_or_else(|| "(none)".to_string());
-            let mut figures = figures.into_iter().peekable();
-            while let Some((index, figure)) = figures.next() {
-                let previous = figures
-                    .next_if(|(next, _)| *next == index)
-                    .map(|(_, figure)| figure);
+            for (index, mut values) in weekly.into_iter().enumerate() {
+                // The week is the last; the week before, when asked for,
+                // comes first.
+                let Some(figure) = values.pop() else {
+                    continue;
+                };
                 by_metric[index].push(SegmentFigure {
                     dimension: dimension.clone(),
                     segment: label.clone(),
                     figure,
-                    previous,
+                    previous: values.pop(),
                 });
             }
         }
@@ -284,36 +322,48 @@ pub async fn books(
     Ok(books)
 }
 
-/// Runs a query in its lane (alone, again, if it ran out of memory beside
-/// another) and tells `progress` what it cost.
+/// Runs a query computing `window` for `weeks` (one, or every week of a
+/// windowed query) in its lane (alone, again, if it ran out of memory
+/// beside another) and tells `progress` what it cost. Returns a figure
+/// per week, in their order.
+#[allow(clippy::too_many_arguments)]
 async fn measured(
     ctx: &SessionContext,
     query: &QueryFile,
-    parameters: &Parameters,
+    weeks: &[&Period],
+    window: crate::period::Window,
+    settings: &QuerySettings,
     scope: &str,
-    week: &Period,
     progress: &dyn Progress,
     lanes: &Lanes,
-) -> Result<MetricValue, MetricsError> {
+) -> Result<Vec<MetricValue>, MetricsError> {
+    let Some(parameters) = Parameters::over_weeks(weeks, window, settings) else {
+        return Ok(Vec::new());
+    };
     let shared = {
         let _lane = lanes.0.read().await;
-        super::run_measured(ctx, query, parameters).await
+        super::run_measured(ctx, query, &parameters).await
     };
     let ran_again_alone = matches!(shared, Err(MetricsError::OutOfMemory { .. }));
-    let (value, cost) = if ran_again_alone {
+    let (values, cost) = if ran_again_alone {
         let _alone = lanes.0.write().await;
-        super::run_measured(ctx, query, parameters).await?
+        super::run_measured(ctx, query, &parameters).await?
     } else {
         shared?
     };
     progress.query(&QueryCost {
         metric: query.id.clone(),
         scope: scope.to_string(),
-        week: week.label.clone(),
+        week: weeks
+            .last()
+            .map(|week| week.label.clone())
+            .unwrap_or_default(),
+        windows: weeks.len(),
         seconds: cost.seconds,
+        planning_seconds: cost.planning_seconds,
         rows_read: cost.rows_read,
         ran_again_alone,
         held_bytes: None,
     });
-    Ok(value)
+    Ok(values)
 }
