@@ -1,0 +1,26 @@
+-- id: paying_clients
+-- version: 2
+-- description: Clients paying at the week's end (client MRR above zero)
+-- window: as_of_end
+-- unit: count
+-- name: Paying clients
+-- section: Revenue
+-- format: count
+-- drivers: sum
+-- owner: data-team
+-- windows: table
+-- uses: client_mrr, client_mrr_by_window
+--
+-- Version 2 gives the figures of version 1 for every week a run needs in
+-- one query over the table `windows`, a row per window (`window_end`);
+-- a window without paying clients keeps its row (the LEFT JOIN),
+-- counting only matched clients (m.client_id set).
+SELECT
+    w.window_end,
+    COUNT(m.client_id) AS value,
+    COUNT(m.client_id) AS sample_size
+FROM windows AS w
+LEFT JOIN mrr_at_window_end AS m
+    ON m.window_end = w.window_end
+   AND mrr > 0
+GROUP BY w.window_end
