@@ -34,6 +34,15 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("grr", 1),
     ("churned_clients", 1),
     ("client_churn_rate", 2),
+    ("csat", 2),
+    ("ces", 2),
+    ("csat_average", 1),
+    ("ces_average", 1),
+    ("onboarding_completion_rate", 1),
+    ("project_on_time_rate", 1),
+    ("overdue_projects", 1),
+    ("first_response_time", 1),
+    ("time_to_resolution", 1),
 ];
 
 /// A config running the metrics of [`ONE_WINDOW_VERSIONS`] (pinned to
