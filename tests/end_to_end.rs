@@ -339,23 +339,12 @@ fn a_profile_says_what_each_query_read() {
             .is_some_and(|n| n > 0),
         "{text}"
     );
-    // Stickiness runs once for each of the 12 weeks of its trend, and no
-    // more; mrr and nps read their windows from the table `windows` and
-    // compute the 12 weeks in one query each.
-    assert_eq!(trend.len(), 12 + 1 + 1, "{text}");
-    let weeks: std::collections::BTreeSet<&str> = trend
-        .iter()
-        .filter(|line| line["metric"] == "stickiness")
-        .map(|line| line["week"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(weeks.len(), 12, "{weeks:?}");
-    assert!(weeks.contains("2026-W46") && weeks.contains("2026-W35"));
+    // Each metric reads its windows from the table `windows`: one query
+    // for the 12 weeks of its trend, and no more.
+    assert_eq!(trend.len(), 3, "{text}");
     for line in &trend {
-        let windowed = line["metric"] == "mrr" || line["metric"] == "nps";
-        assert_eq!(line["windows"], if windowed { 12 } else { 1 }, "{line}");
-        if windowed {
-            assert_eq!(line["week"], "2026-W46", "{line}");
-        }
+        assert_eq!(line["windows"], 12, "{line}");
+        assert_eq!(line["week"], "2026-W46", "{line}");
     }
     for line in &trend {
         let seconds = line["seconds"].as_f64().unwrap_or(-1.0);
@@ -392,9 +381,8 @@ fn a_profile_says_what_each_query_read() {
     assert_eq!(enterprise.len(), 3, "{text}");
     for line in enterprise {
         // The week and the week before (their change splits over
-        // segments): one query for a windowed metric, two otherwise.
-        let windowed = line["metric"] == "mrr" || line["metric"] == "nps";
-        assert_eq!(line["windows"], if windowed { 2 } else { 1 }, "{line}");
+        // segments), in one query.
+        assert_eq!(line["windows"], 2, "{line}");
         assert!(
             line["rows_read"]["(in memory)"]
                 .as_u64()

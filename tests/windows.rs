@@ -43,6 +43,10 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("overdue_projects", 1),
     ("first_response_time", 1),
     ("time_to_resolution", 1),
+    ("stickiness", 3),
+    ("active_client_rate", 2),
+    ("new_clients", 1),
+    ("repeat_purchase_rate", 1),
 ];
 
 /// A config running the metrics of [`ONE_WINDOW_VERSIONS`] (pinned to
