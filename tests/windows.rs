@@ -47,6 +47,7 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("active_client_rate", 2),
     ("new_clients", 1),
     ("repeat_purchase_rate", 1),
+    ("client_retention_rate", 1),
 ];
 
 /// A config running the metrics of [`ONE_WINDOW_VERSIONS`] (pinned to
