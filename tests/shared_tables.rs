@@ -21,21 +21,26 @@ const RAW_VERSIONS: &[(&str, u32)] = &[
     ("at_risk_mrr", 1),
 ];
 
-/// A config running the metrics of [`RAW_VERSIONS`] (pinned to those
-/// versions when `raw`), in Paris time, by segment, with each account
-/// manager's book.
-fn config_text(warehouse: &Path, out: &Path, raw: bool) -> String {
-    let metrics: String = RAW_VERSIONS
+/// A config running `versions`' metrics (pinned to those versions when
+/// `pinned`, their latest otherwise), in Paris time, by segment, with each
+/// account manager's book.
+pub(crate) fn config_text(
+    warehouse: &Path,
+    out: &Path,
+    versions: &[(&str, u32)],
+    pinned: bool,
+) -> String {
+    let metrics: String = versions
         .iter()
         .map(|(id, version)| {
-            if raw {
+            if pinned {
                 format!("  - id: {id}\n    version: {version}\n")
             } else {
                 format!("  - id: {id}\n")
             }
         })
         .collect();
-    let ids: Vec<&str> = RAW_VERSIONS.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<&str> = versions.iter().map(|(id, _)| *id).collect();
     format!(
         "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: Europe/Paris\n  breakdowns: [segment]\n  features: [dashboards, reports, alerts, api]\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: {benchmarks}\nout: {out}\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com]\n  - name: account-managers\n    per: account_manager\n    metrics: [{ids}]\ndelivery:\n  mode: outbox\n  from: Client Pulse <clientpulse@example.com>\nat_risk:\n  min_score: 2\n  signals:\n    usage_drop: {{weight: 2, threshold: 0.2}}\n    detractor: {{weight: 2}}\n    unhappy_csat: {{weight: 1}}\n    old_ticket: {{weight: 1, threshold: 14d}}\n    overdue_project: {{weight: 1}}\n    late_onboarding: {{weight: 1}}\n    contraction: {{weight: 2}}\n    renewal_soon: {{weight: 1, threshold: 60d}}\n",
         warehouse = warehouse.display(),
@@ -96,7 +101,7 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
     for raw in [true, false] {
         let out = dir.path().join(if raw { "raw" } else { "shared" });
         let config = dir.path().join(format!("raw-{raw}.yaml"));
-        std::fs::write(&config, config_text(&warehouse, &out, raw)).expect("config");
+        std::fs::write(&config, config_text(&warehouse, &out, RAW_VERSIONS, raw)).expect("config");
         let profile = dir.path().join(format!("profile-{raw}.jsonl"));
         // 2026-W44 is the week of the October change in Paris; its trend
         // and windows cross it.
@@ -251,7 +256,7 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
     let config = dir.path().join("clientpulse.yaml");
     std::fs::write(
         &config,
-        config_text(&warehouse, &dir.path().join("out"), false),
+        config_text(&warehouse, &dir.path().join("out"), RAW_VERSIONS, false),
     )
     .expect("config");
     let inputs = Inputs::load(&config, &Overrides::default(), Purpose::Run).expect("inputs");

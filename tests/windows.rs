@@ -4,10 +4,8 @@
 //! in every week of the trend, every segment (the week and the week
 //! before) and every book, across a daylight-saving change.
 
-use std::path::Path;
-
-use crate::shared_tables::figures;
-use crate::support::{clientpulse, metric, repo, run, stderr};
+use crate::shared_tables::{config_text, figures};
+use crate::support::{clientpulse, metric, run, stderr};
 
 const END: &str = "2026-11-25";
 /// The windowed metrics, and the last version of each that computes one
@@ -50,32 +48,6 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("client_retention_rate", 1),
 ];
 
-/// A config running the metrics of [`ONE_WINDOW_VERSIONS`] (pinned to
-/// those versions when `one_window`), in Paris time, by segment, with each
-/// account manager's book.
-fn config_text(warehouse: &Path, out: &Path, one_window: bool) -> String {
-    let metrics: String = ONE_WINDOW_VERSIONS
-        .iter()
-        .map(|(id, version)| {
-            if one_window {
-                format!("  - id: {id}\n    version: {version}\n")
-            } else {
-                format!("  - id: {id}\n")
-            }
-        })
-        .collect();
-    let ids: Vec<&str> = ONE_WINDOW_VERSIONS.iter().map(|(id, _)| *id).collect();
-    format!(
-        "warehouse:\n  root: {warehouse}\nreporting:\n  currency: EUR\n  timezone: Europe/Paris\n  breakdowns: [segment]\nqueries: {queries}\ntemplates: {templates}\nbenchmarks: {benchmarks}\nout: {out}\nmetrics:\n{metrics}audiences:\n  - name: leadership\n    recipients: [ceo@example.com]\n  - name: account-managers\n    per: account_manager\n    metrics: [{ids}]\ndelivery:\n  mode: outbox\n  from: Client Pulse <clientpulse@example.com>\nat_risk:\n  min_score: 2\n  signals:\n    usage_drop: {{weight: 2, threshold: 0.2}}\n    detractor: {{weight: 2}}\n    unhappy_csat: {{weight: 1}}\n    old_ticket: {{weight: 1, threshold: 14d}}\n    overdue_project: {{weight: 1}}\n    late_onboarding: {{weight: 1}}\n    contraction: {{weight: 2}}\n    renewal_soon: {{weight: 1, threshold: 60d}}\n",
-        warehouse = warehouse.display(),
-        out = out.display(),
-        queries = repo().join("queries").display(),
-        templates = repo().join("report-templates").display(),
-        benchmarks = repo().join("config/benchmarks.yaml").display(),
-        ids = ids.join(", "),
-    )
-}
-
 #[test]
 fn windowed_queries_give_the_figures_of_one_window_per_query() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -91,7 +63,11 @@ fn windowed_queries_give_the_figures_of_one_window_per_query() {
     for one_window in [true, false] {
         let out = dir.path().join(if one_window { "one" } else { "all" });
         let config = dir.path().join(format!("one-window-{one_window}.yaml"));
-        std::fs::write(&config, config_text(&warehouse, &out, one_window)).expect("config");
+        std::fs::write(
+            &config,
+            config_text(&warehouse, &out, ONE_WINDOW_VERSIONS, one_window),
+        )
+        .expect("config");
         let profile = dir.path().join(format!("profile-{one_window}.jsonl"));
         // 2026-W44 is the week of the October change in Paris; its trend
         // and windows cross it.
