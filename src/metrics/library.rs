@@ -1016,6 +1016,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn windows_come_first_with_one_row_of_placeholders_per_window() {
+        let sql = with_windows("-- id: a\nWITH own AS (SELECT 2)\nSELECT 1", 3).unwrap();
+        let (windows, rest) = sql.split_once("),\n").unwrap();
+        assert!(windows.starts_with("-- id: a\nWITH\nwindows AS ("), "{sql}");
+        assert_eq!(windows.matches("UNION ALL").count(), 2, "{sql}");
+        for k in 1..=3 {
+            for column in ["start", "end", "previous_start"] {
+                assert!(windows.contains(&format!("$window_{k}_{column}")), "{sql}");
+            }
+        }
+        assert!(!windows.contains("$window_4_"), "{sql}");
+        assert!(rest.trim_start().starts_with("own AS (SELECT 2)"), "{sql}");
+        // One window: no union.
+        assert!(!with_windows("SELECT 1", 1).unwrap().contains("UNION"));
+    }
+
+    #[test]
     fn composes_shared_ctes() {
         let shared = "-- client MRR\nm AS (SELECT 1 AS x)\n";
         assert_eq!(
