@@ -21,7 +21,7 @@ fn a_missing_table_is_a_data_error_naming_the_table() {
     let project = project_with_fixture();
     std::fs::remove_dir_all(project.path().join("warehouse/subscriptions")).expect("rm");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert_clean_failure(&output, 3, &["`subscriptions`", "not found", "mrr.sql"]);
+    assert_clean_failure(&output, 3, &["`subscriptions`", "not found", "mrr.v2.sql"]);
     assert_nothing_written(&project);
 }
 
@@ -48,26 +48,27 @@ fn a_missing_column_is_a_data_error_naming_table_and_column() {
 
 #[test]
 fn a_query_that_does_not_parse_names_its_file() {
-    // A data team adds version 3 of NPS, with a typo.
+    // A data team adds version 4 of NPS, with a typo.
     let project = project_with_fixture();
     let queries = project.own_queries();
-    let v3 = std::fs::read_to_string(queries.join("nps.v2.sql"))
+    let v4 = std::fs::read_to_string(queries.join("nps.v3.sql"))
         .expect("read")
-        .replace("-- version: 2", "-- version: 3")
-        .replace("FROM nps_answers", "FROM nps_answers WHERE WHERE");
-    std::fs::write(queries.join("nps.v3.sql"), v3).expect("write");
+        .replace("-- version: 3", "-- version: 4")
+        .replace("GROUP BY w.window_end", "WHERE WHERE GROUP BY w.window_end");
+    assert!(v4.contains("WHERE WHERE"), "the typo is in");
+    std::fs::write(queries.join("nps.v4.sql"), v4).expect("write");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert_clean_failure(&output, 2, &["nps.v3.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v4.sql"]);
     // `check` wants it published first, then names it as unplannable.
     let output = run(&mut project.command(&["check"]));
     assert_clean_failure(
         &output,
         2,
-        &["nps.v3.sql", "not published", "clientpulse lock"],
+        &["nps.v4.sql", "not published", "clientpulse lock"],
     );
     assert!(run(&mut project.command(&["lock"])).status.success());
     let output = run(&mut project.command(&["check"]));
-    assert_clean_failure(&output, 2, &["nps.v3.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v4.sql"]);
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn an_edited_published_query_is_caught() {
             &[
                 "churned_clients.sql",
                 "version 1 is published",
-                "add version 2",
+                "add version 3",
             ],
         );
     }

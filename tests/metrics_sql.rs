@@ -299,17 +299,18 @@ fn durations_in_business_hours_when_the_config_asks() {
 fn a_pinned_version_runs_beside_a_newer_one() {
     let project = support_project("");
     let queries = project.own_queries();
-    // Version 2 of open_tickets counts only tickets without a response.
-    let v2 = std::fs::read_to_string(queries.join("open_tickets.sql"))
+    // A data team's version 3 of open_tickets counts only tickets without
+    // a response.
+    let v3 = std::fs::read_to_string(queries.join("open_tickets.sql"))
         .expect("read")
-        .replace("-- version: 1", "-- version: 2")
+        .replace("-- version: 1", "-- version: 3")
         .replace("    COUNT(*) AS value,", "    COUNT(*) FILTER (WHERE first_response_at IS NULL OR first_response_at >= $window_end) AS value,");
-    std::fs::write(queries.join("open_tickets.v2.sql"), v2).expect("write");
+    std::fs::write(queries.join("open_tickets.v3.sql"), v3).expect("write");
     let config = std::fs::read_to_string(project.config()).expect("config");
     // Unpinned, the newest version runs.
     let report = figures(&project);
     assert_eq!(field(&report, "open_tickets", "value"), Some(2.0));
-    assert_eq!(metric(&report, "open_tickets")["version"], 2);
+    assert_eq!(metric(&report, "open_tickets")["version"], 3);
     // Pinned to version 1, the old definition runs, with its own hash.
     let pinned = config.replace(
         "  - id: open_tickets\n",
