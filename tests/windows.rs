@@ -46,6 +46,7 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("new_clients", 1),
     ("repeat_purchase_rate", 1),
     ("client_retention_rate", 1),
+    ("feature_adoption", 3),
 ];
 
 #[test]
@@ -139,4 +140,12 @@ fn windowed_queries_give_the_figures_of_one_window_per_query() {
         .as_array()
         .map_or(0, Vec::len);
     assert!(items > 0, "no clients at risk");
+    // A list shows the report's week: a share per configured feature.
+    let features: std::collections::BTreeSet<String> = metric(report, "feature_adoption")["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["label"].to_string())
+        .collect();
+    assert_eq!(features.len(), 4, "{features:?}");
 }
