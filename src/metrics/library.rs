@@ -826,17 +826,23 @@ pub fn with_windows(sql: &str, count: usize) -> Result<String, String> {
     let rows = (1..=count)
         .map(|k| {
             format!(
-                "SELECT {} AS window_start, {} AS window_end, {} AS previous_window_start",
+                "({}, {}, {})",
                 instant(&format!("$window_{k}_start")),
                 instant(&format!("$window_{k}_end")),
                 instant(&format!("$window_{k}_previous_start")),
             )
         })
         .collect::<Vec<_>>()
-        .join("\n    UNION ALL ");
-    let windows = format!("windows AS (\n    {rows}\n)");
+        .join(",\n        ");
+    // One VALUES, not a UNION of one-row SELECTs: a query reads `windows`
+    // several times, and the optimizer's passes over a dozen unions per
+    // read were a fifth of the time spent planning.
+    let windows = format!(
+        "windows AS (\n    SELECT column1 AS window_start, column2 AS window_end, \
+         column3 AS previous_window_start\n    FROM (VALUES\n        {rows}\n    )\n)"
+    );
     // Typed as the parameters are bound (UTC instants, microseconds): a
-    // bare placeholder in a projection keeps no type once bound.
+    // bare placeholder keeps no type once bound.
     fn instant(placeholder: &str) -> String {
         format!("arrow_cast({placeholder}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
     }
@@ -1018,9 +1024,12 @@ mod tests {
     #[test]
     fn windows_come_first_with_one_row_of_placeholders_per_window() {
         let sql = with_windows("-- id: a\nWITH own AS (SELECT 2)\nSELECT 1", 3).unwrap();
-        let (windows, rest) = sql.split_once("),\n").unwrap();
+        let (windows, rest) = sql.split_once("\n),\n").unwrap();
         assert!(windows.starts_with("-- id: a\nWITH\nwindows AS ("), "{sql}");
-        assert_eq!(windows.matches("UNION ALL").count(), 2, "{sql}");
+        // One VALUES with a row per window, never a union.
+        assert_eq!(windows.matches("VALUES").count(), 1, "{sql}");
+        assert_eq!(windows.matches("arrow_cast(").count(), 9, "{sql}");
+        assert!(!windows.contains("UNION"), "{sql}");
         for k in 1..=3 {
             for column in ["start", "end", "previous_start"] {
                 assert!(windows.contains(&format!("$window_{k}_{column}")), "{sql}");
@@ -1028,8 +1037,9 @@ mod tests {
         }
         assert!(!windows.contains("$window_4_"), "{sql}");
         assert!(rest.trim_start().starts_with("own AS (SELECT 2)"), "{sql}");
-        // One window: no union.
-        assert!(!with_windows("SELECT 1", 1).unwrap().contains("UNION"));
+        // One window: one row.
+        let one = with_windows("SELECT 1", 1).unwrap();
+        assert_eq!(one.matches("arrow_cast(").count(), 3, "{one}");
     }
 
     #[test]
