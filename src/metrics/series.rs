@@ -27,8 +27,10 @@ pub const TREND_WEEKS: usize = 12;
 #[derive(Default)]
 struct Lanes(tokio::sync::RwLock<()>);
 
-/// How the session of a segment or a book is made: its UDFs' settings,
-/// and the memory its slices of the tables may take (the rest stay views).
+/// How the sessions of segments or books are made: their UDFs' settings,
+/// and the memory their slices of the tables may take together (the rest
+/// stay views). A stage's sessions exist at once, so that their queries
+/// share the lanes; each may hold its share of `memory_bytes`.
 pub struct SliceSessions<'a> {
     pub udf_settings: &'a udf::UdfSettings,
     pub memory_bytes: usize,
@@ -113,59 +115,119 @@ pub async fn weekly(
     scope: &str,
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<MetricValue>>, MetricsError> {
+    let sessions = [Session {
+        ctx,
+        scope: scope.to_string(),
+        tells_metrics: true,
+    }];
+    let mut by_session = trends(&sessions, selected, period, settings, progress).await?;
+    Ok(by_session.pop().unwrap_or_default())
+}
+
+/// For each session, for each selected metric, its figures for the
+/// [`TREND_WEEKS`] weeks ending with `period`, oldest first; only
+/// `period`'s own figure keeps its items. The queries of every session go
+/// through the same lanes, so that the run never waits for the slowest
+/// query of one session before starting the next session's.
+async fn trends(
+    sessions: &[Session<'_>],
+    selected: &[(MetricSelection, QueryFile)],
+    period: &Period,
+    settings: &QuerySettings,
+    progress: &dyn Progress,
+) -> Result<Vec<Vec<Vec<MetricValue>>>, MetricsError> {
     let weeks = period.trailing(TREND_WEEKS);
     let weeks: Vec<&Period> = weeks.iter().collect();
-    // Every query to run, in metric order: one per week, or one for all
-    // the weeks of a windowed query.
-    let jobs: Vec<(usize, Vec<&Period>)> = selected
-        .iter()
-        .enumerate()
-        .flat_map(|(metric, (_, query))| {
-            runs(ctx, query, &weeks)
-                .into_iter()
-                .map(move |run| (metric, run))
-        })
-        .collect();
-    let lanes = &Lanes::default();
-    let report_week = weeks.last().copied();
-    let values: Vec<(usize, Vec<MetricValue>)> =
-        futures::stream::iter(jobs.iter().map(|(metric, run)| {
-            let (selection, query) = &selected[*metric];
-            let window = selection.window.unwrap_or(query.window);
-            async move {
-                let values =
-                    measured(ctx, query, run, window, settings, scope, progress, lanes).await?;
-                if run.last().copied() == report_week {
-                    progress.metric(&query.id, metric + 1, selected.len());
-                }
-                Ok::<_, MetricsError>((*metric, values))
-            }
-        }))
-        .buffered(super::queries_at_once(ctx))
-        .try_collect()
-        .await?;
-    let mut by_metric: Vec<Vec<MetricValue>> = vec![Vec::new(); selected.len()];
-    for (metric, values) in values {
-        by_metric[metric].extend(values);
-    }
-    for values in &mut by_metric {
+    let mut by_session =
+        run_jobs(sessions, selected, |_| weeks.clone(), settings, progress).await?;
+    for values in by_session.iter_mut().flatten() {
         // Only the report's own week shows its items.
         let last = values.len().saturating_sub(1);
         for value in values.iter_mut().take(last) {
             *value = std::mem::take(value).without_items();
         }
     }
-    Ok(by_metric)
+    Ok(by_session)
 }
 
-/// How `query` computes `weeks` in `ctx`: in one query when it is
-/// windowed (reads the table `windows`), in one query per week otherwise.
-/// On a cluster a windowed query too runs once per week, over a `windows`
-/// of one row: Ballista 55 loses the task statuses of a stage whose plan
-/// holds the union of several windows (its scheduler finds more operator
-/// metrics than the executor sends back), and the job never ends.
-fn runs<'a>(ctx: &SessionContext, query: &QueryFile, weeks: &[&'a Period]) -> Vec<Vec<&'a Period>> {
-    if query.windowed && !super::on_cluster(ctx) {
+/// A session the selected metrics run in: the run's own, or one whose
+/// tables are restricted to a segment's or a book's clients; `scope`
+/// names its figures in the costs told to `progress`.
+struct Session<'a> {
+    ctx: &'a SessionContext,
+    scope: String,
+    /// Whether its queries tell `progress` each metric done (the trend
+    /// and books do; a segment's figures come after).
+    tells_metrics: bool,
+}
+
+/// Runs every selected metric in every session, for the weeks `weeks`
+/// gives each query, as few queries as [`runs`] allows, as many at once
+/// as `queries_at_once` says, all sessions through the same lanes.
+/// Returns, for each session and each metric, its figures in week order.
+async fn run_jobs<'w>(
+    sessions: &[Session<'_>],
+    selected: &[(MetricSelection, QueryFile)],
+    weeks: impl Fn(&QueryFile) -> Vec<&'w Period>,
+    settings: &QuerySettings,
+    progress: &dyn Progress,
+) -> Result<Vec<Vec<Vec<MetricValue>>>, MetricsError> {
+    let Some(first) = sessions.first() else {
+        return Ok(Vec::new());
+    };
+    // Every query to run, session by session, in metric order: one per
+    // week, or one for all the weeks of a windowed query.
+    let mut jobs: Vec<(usize, usize, Vec<&Period>, bool)> = Vec::new();
+    for (session_index, session) in sessions.iter().enumerate() {
+        for (metric, (_, query)) in selected.iter().enumerate() {
+            let weeks = weeks(query);
+            for run in runs(query, &weeks) {
+                let last = session.tells_metrics && run.last() == weeks.last();
+                jobs.push((session_index, metric, run, last));
+            }
+        }
+    }
+    let lanes = &Lanes::default();
+    let values: Vec<(usize, usize, Vec<MetricValue>)> =
+        futures::stream::iter(jobs.iter().map(|(session_index, metric, run, last)| {
+            let (selection, query) = &selected[*metric];
+            let window = selection.window.unwrap_or(query.window);
+            let session = &sessions[*session_index];
+            async move {
+                let values = measured(
+                    session.ctx,
+                    query,
+                    run,
+                    window,
+                    settings,
+                    &session.scope,
+                    progress,
+                    lanes,
+                )
+                .await?;
+                if *last {
+                    progress.metric(&query.id, metric + 1, selected.len());
+                }
+                Ok::<_, MetricsError>((*session_index, *metric, values))
+            }
+        }))
+        .buffered(super::queries_at_once(first.ctx))
+        .try_collect()
+        .await?;
+    let mut by_session = vec![vec![Vec::new(); selected.len()]; sessions.len()];
+    for (session_index, metric, values) in values {
+        by_session[session_index][metric].extend(values);
+    }
+    Ok(by_session)
+}
+
+/// How `query` computes `weeks`: in one query when it is windowed (reads
+/// the table `windows`), in one query per week otherwise. The same on a
+/// Ballista cluster: `windows` is one VALUES (a union of one-row SELECTs
+/// made Ballista 55's scheduler lose the task statuses of the stage that
+/// held it, and the job never ended).
+fn runs<'a>(query: &QueryFile, weeks: &[&'a Period]) -> Vec<Vec<&'a Period>> {
+    if query.windowed {
         vec![weeks.to_vec()]
     } else {
         weeks.iter().map(|week| vec![*week]).collect()
@@ -177,7 +239,8 @@ fn runs<'a>(ctx: &SessionContext, query: &QueryFile, weeks: &[&'a Period]) -> Ve
 /// a session whose tables (those the queries read in `ctx`, shared tables
 /// included) are restricted to the segment's clients. Metrics whose change
 /// splits over segments (`-- drivers:`) get the week before too, in the
-/// same pass over the same restricted tables.
+/// same pass over the same restricted tables. Every segment's queries go
+/// through the same lanes.
 #[allow(clippy::too_many_arguments)]
 pub async fn by_segment(
     ctx: &SessionContext,
@@ -188,90 +251,75 @@ pub async fn by_segment(
     settings: &QuerySettings,
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<SegmentFigure>>, MetricsError> {
-    let mut by_metric = vec![Vec::new(); selected.len()];
     let previous = period.previous();
-    let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
+    let mut segments: Vec<(String, catalog::SegmentValue)> = Vec::new();
     for dimension in breakdowns {
         for value in catalog::segment_values(ctx, dimension).await? {
-            let segment_ctx = super::sibling_session(ctx, slices.udf_settings);
-            catalog::register_segment(
-                ctx,
-                &segment_ctx,
-                tables,
-                dimension,
-                &value,
-                slices.memory_bytes,
-            )
-            .await?;
-            let scope = format!(
+            segments.push((dimension.clone(), value));
+        }
+    }
+    let contexts = slice_sessions(ctx, selected, &segments, slices).await?;
+    let sessions: Vec<Session> = contexts
+        .iter()
+        .zip(&segments)
+        .map(|(segment_ctx, (dimension, value))| Session {
+            ctx: segment_ctx,
+            scope: format!(
                 "segment {dimension}={}",
                 value.as_deref().unwrap_or("(none)")
-            );
-            // Every query the segment needs, in metric order: the week,
-            // and the week before for a metric whose change splits over
-            // segments.
-            let jobs: Vec<(usize, Vec<&Period>)> = selected
-                .iter()
-                .enumerate()
-                .flat_map(|(index, (_, query))| {
-                    let weeks = match query.presentation.composition {
-                        Some(_) => vec![&previous, period],
-                        None => vec![period],
-                    };
-                    runs(&segment_ctx, query, &weeks)
-                        .into_iter()
-                        .map(move |run| (index, run))
-                })
-                .collect();
-            let lanes = &Lanes::default();
-            let figures: Vec<(usize, Vec<MetricValue>)> =
-                futures::stream::iter(jobs.iter().map(|(index, run)| {
-                    let (selection, query) = &selected[*index];
-                    let window = selection.window.unwrap_or(query.window);
-                    let segment_ctx = &segment_ctx;
-                    let scope = &scope;
-                    async move {
-                        let values = measured(
-                            segment_ctx,
-                            query,
-                            run,
-                            window,
-                            settings,
-                            scope,
-                            progress,
-                            lanes,
-                        )
-                        .await?;
-                        // A segment's figure is a number; its items are
-                        // never shown.
-                        let values = values.into_iter().map(MetricValue::without_items).collect();
-                        Ok::<_, MetricsError>((*index, values))
-                    }
-                }))
-                .buffered(super::queries_at_once(ctx))
-                .try_collect()
-                .await?;
-            let mut weekly: Vec<Vec<MetricValue>> = vec![Vec::new(); selected.len()];
-            for (index, values) in figures {
-                weekly[index].extend(values);
-            }
-            let label = value.unwrap_or_else(|| "(none)".to_string());
-            for (index, mut values) in weekly.into_iter().enumerate() {
-                // The week is the last; the week before, when asked for,
-                // comes first.
-                let Some(figure) = values.pop() else {
-                    continue;
-                };
-                by_metric[index].push(SegmentFigure {
-                    dimension: dimension.clone(),
-                    segment: label.clone(),
-                    figure,
-                    previous: values.pop(),
-                });
-            }
+            ),
+            tells_metrics: false,
+        })
+        .collect();
+    // The week, and the week before for a metric whose change splits over
+    // segments.
+    let weeks = |query: &QueryFile| match query.presentation.composition {
+        Some(_) => vec![&previous, period],
+        None => vec![period],
+    };
+    let by_session = run_jobs(&sessions, selected, weeks, settings, progress).await?;
+    let mut by_metric = vec![Vec::new(); selected.len()];
+    for ((dimension, value), weekly) in segments.into_iter().zip(by_session) {
+        let label = value.unwrap_or_else(|| "(none)".to_string());
+        for (index, values) in weekly.into_iter().enumerate() {
+            // A segment's figure is a number; its items are never shown.
+            let mut values: Vec<MetricValue> =
+                values.into_iter().map(MetricValue::without_items).collect();
+            // The week is the last; the week before, when asked for,
+            // comes first.
+            let Some(figure) = values.pop() else {
+                continue;
+            };
+            by_metric[index].push(SegmentFigure {
+                dimension: dimension.clone(),
+                segment: label.clone(),
+                figure,
+                previous: values.pop(),
+            });
         }
     }
     Ok(by_metric)
+}
+
+/// A session per `(column, value)` of `slices`, whose tables (those the
+/// queries read in `ctx`, shared tables included) are restricted to the
+/// clients whose `column` holds `value`. They all exist at once, so they
+/// share the memory slices may hold.
+async fn slice_sessions(
+    ctx: &SessionContext,
+    selected: &[(MetricSelection, QueryFile)],
+    slices: &[(String, catalog::SegmentValue)],
+    sessions: &SliceSessions<'_>,
+) -> Result<Vec<SessionContext>, MetricsError> {
+    let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
+    let memory_bytes = sessions.memory_bytes / slices.len().max(1);
+    let mut contexts = Vec::with_capacity(slices.len());
+    for (column, value) in slices {
+        let slice_ctx = super::sibling_session(ctx, sessions.udf_settings);
+        catalog::register_segment(ctx, &slice_ctx, tables, column, value, memory_bytes).await?;
+        contexts.push(slice_ctx);
+    }
+    Ok(contexts)
 }
 
 /// One address's book: the clients whose column holds it, and the weekly
@@ -285,7 +333,8 @@ pub struct Book {
 /// The books of a `per: <column>` audience: for each value of the clients'
 /// `column` that `is_address` accepts, `selected` over the week and its
 /// trend, computed by the same queries over the tables restricted to those
-/// clients (as a segment is).
+/// clients (as a segment is). Every book's queries go through the same
+/// lanes.
 #[allow(clippy::too_many_arguments)]
 pub async fn books(
     ctx: &SessionContext,
@@ -297,35 +346,32 @@ pub async fn books(
     settings: &QuerySettings,
     progress: &dyn Progress,
 ) -> Result<Vec<Book>, MetricsError> {
-    let mut books = Vec::new();
-    let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
-    for value in catalog::segment_values(ctx, column)
+    let addresses: Vec<(String, catalog::SegmentValue)> = catalog::segment_values(ctx, column)
         .await?
         .into_iter()
         .flatten()
-    {
-        if !is_address(&value) {
-            continue;
-        }
-        let book_ctx = super::sibling_session(ctx, slices.udf_settings);
-        let address = Some(value.clone());
-        catalog::register_segment(
-            ctx,
-            &book_ctx,
-            tables,
-            column,
-            &address,
-            slices.memory_bytes,
-        )
-        .await?;
-        let scope = format!("book {column}={value}");
-        let weekly = weekly(&book_ctx, selected, period, settings, &scope, progress).await?;
-        books.push(Book {
-            address: value,
+        .filter(|value| is_address(value))
+        .map(|value| (column.to_string(), Some(value)))
+        .collect();
+    let contexts = slice_sessions(ctx, selected, &addresses, slices).await?;
+    let sessions: Vec<Session> = contexts
+        .iter()
+        .zip(&addresses)
+        .map(|(book_ctx, (_, address))| Session {
+            ctx: book_ctx,
+            scope: format!("book {column}={}", address.as_deref().unwrap_or_default()),
+            tells_metrics: true,
+        })
+        .collect();
+    let by_session = trends(&sessions, selected, period, settings, progress).await?;
+    Ok(addresses
+        .into_iter()
+        .zip(by_session)
+        .map(|((_, address), weekly)| Book {
+            address: address.unwrap_or_default(),
             weekly,
-        });
-    }
-    Ok(books)
+        })
+        .collect())
 }
 
 /// Runs a query computing `window` for `weeks` (one, or every week of a
