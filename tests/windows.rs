@@ -47,6 +47,8 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("repeat_purchase_rate", 1),
     ("client_retention_rate", 1),
     ("feature_adoption", 3),
+    ("revenue_growth_per_client", 1),
+    ("feedback", 1),
 ];
 
 #[test]
@@ -140,12 +142,23 @@ fn windowed_queries_give_the_figures_of_one_window_per_query() {
         .as_array()
         .map_or(0, Vec::len);
     assert!(items > 0, "no clients at risk");
-    // A list shows the report's week: a share per configured feature.
-    let features: std::collections::BTreeSet<String> = metric(report, "feature_adoption")["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|item| item["label"].to_string())
-        .collect();
+    // The lists show the report's week: a share per configured feature,
+    // comments of both kinds, the clients whose orders moved most.
+    let labels = |id: &str| -> std::collections::BTreeSet<String> {
+        metric(report, id)["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| item["label"].to_string())
+            .collect()
+    };
+    let features = labels("feature_adoption");
     assert_eq!(features.len(), 4, "{features:?}");
+    assert_eq!(
+        labels("feedback").len(),
+        2,
+        "{}",
+        metric(report, "feedback")
+    );
+    assert!(!labels("revenue_growth_per_client").is_empty());
 }

@@ -1,0 +1,72 @@
+-- id: revenue_growth_per_client
+-- version: 2
+-- description: Order revenue growth of clients that ordered in both the window and the window before it
+-- window: 90d
+-- unit: fraction
+-- name: Revenue growth per client
+-- section: Revenue
+-- format: percent
+-- items: rise=Largest rise, fall=Largest fall
+-- owner: data-team
+-- windows: table
+--
+-- Version 2 gives the figures of version 1 for every week a run needs in
+-- one query over the table `windows`: each client's orders summed per
+-- window, the movers ranked per window (PARTITION BY window_end), and a
+-- row per window (`window_end`) with the figure, NULL for a window where
+-- no client ordered in both (the LEFT JOIN). Sums of DOUBLE are exact
+-- whatever the order of their rows, so the figures are those of
+-- version 1 to the last bit.
+WITH by_client AS (
+    SELECT
+        w.window_end,
+        o.client_id,
+        SUM(CASE WHEN o.ordered_at >= w.window_start THEN CAST(o.amount AS DOUBLE) END) AS revenue_now,
+        SUM(CASE WHEN o.ordered_at < w.window_start THEN CAST(o.amount AS DOUBLE) END) AS revenue_before
+    FROM windows AS w
+    JOIN orders AS o
+      ON o.ordered_at >= w.previous_window_start
+     AND o.ordered_at < w.window_end
+    WHERE o.ordered_at >= $run_start
+      AND o.ordered_at < $run_end
+    GROUP BY w.window_end, o.client_id
+),
+both_windows AS (
+    SELECT
+        b.window_end,
+        b.client_id,
+        c.name AS client,
+        b.revenue_now / NULLIF(b.revenue_before, 0) - 1 AS growth,
+        b.revenue_now,
+        b.revenue_before
+    FROM by_client AS b
+    LEFT JOIN clients AS c ON c.client_id = b.client_id
+    WHERE b.revenue_now IS NOT NULL AND b.revenue_before IS NOT NULL
+),
+-- The three clients with the largest rise and the three with the largest
+-- fall of each window, listed in the report beside the figure.
+movers AS (
+    SELECT
+        window_end,
+        client,
+        growth,
+        ROW_NUMBER() OVER (PARTITION BY window_end ORDER BY growth DESC, client_id) AS rise_rank,
+        ROW_NUMBER() OVER (PARTITION BY window_end ORDER BY growth ASC, client_id) AS fall_rank
+    FROM both_windows
+)
+SELECT
+    w.window_end,
+    NULL AS item,
+    NULL AS client,
+    SUM(b.revenue_now) / NULLIF(SUM(b.revenue_before), 0) - 1 AS value,
+    COUNT(b.client_id) AS sample_size
+FROM windows AS w
+LEFT JOIN both_windows AS b ON b.window_end = w.window_end
+GROUP BY w.window_end
+UNION ALL
+SELECT window_end, 'rise' AS item, client, growth AS value, NULL AS sample_size
+FROM movers WHERE rise_rank <= 3 AND growth > 0
+UNION ALL
+SELECT window_end, 'fall' AS item, client, growth AS value, NULL AS sample_size
+FROM movers WHERE fall_rank <= 3 AND growth < 0
+ORDER BY window_end, item DESC NULLS FIRST, CASE WHEN item = 'rise' THEN -value ELSE value END, client
