@@ -49,6 +49,7 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("feature_adoption", 3),
     ("revenue_growth_per_client", 1),
     ("feedback", 1),
+    ("clv", 2),
 ];
 
 #[test]
@@ -118,6 +119,7 @@ fn windowed_queries_give_the_figures_of_one_window_per_query() {
     let report = &all[0].1;
     for id in [
         "nps",
+        "clv",
         "mrr",
         "open_tickets",
         "at_risk_clients",

@@ -821,15 +821,17 @@ fn byte_offset(text: &str, line: u64, column: u64) -> usize {
 /// `sql` (a windowed query's composed SQL) with the CTE `windows` in
 /// front: one row per window, `count` of them, each bound from
 /// parameters (`$window_<k>_start`, `$window_<k>_end`,
-/// `$window_<k>_previous_start`, k from 1), never from text.
+/// `$window_<k>_previous_start`, `$window_<k>_churn_start`, k from 1),
+/// never from text.
 pub fn with_windows(sql: &str, count: usize) -> Result<String, String> {
     let rows = (1..=count)
         .map(|k| {
             format!(
-                "({}, {}, {})",
+                "({}, {}, {}, {})",
                 instant(&format!("$window_{k}_start")),
                 instant(&format!("$window_{k}_end")),
                 instant(&format!("$window_{k}_previous_start")),
+                instant(&format!("$window_{k}_churn_start")),
             )
         })
         .collect::<Vec<_>>()
@@ -839,7 +841,7 @@ pub fn with_windows(sql: &str, count: usize) -> Result<String, String> {
     // read were a fifth of the time spent planning.
     let windows = format!(
         "windows AS (\n    SELECT column1 AS window_start, column2 AS window_end, \
-         column3 AS previous_window_start\n    FROM (VALUES\n        {rows}\n    )\n)"
+         column3 AS previous_window_start, column4 AS churn_window_start\n    FROM (VALUES\n        {rows}\n    )\n)"
     );
     // Typed as the parameters are bound (UTC instants, microseconds): a
     // bare placeholder keeps no type once bound.
@@ -1028,10 +1030,10 @@ mod tests {
         assert!(windows.starts_with("-- id: a\nWITH\nwindows AS ("), "{sql}");
         // One VALUES with a row per window, never a union.
         assert_eq!(windows.matches("VALUES").count(), 1, "{sql}");
-        assert_eq!(windows.matches("arrow_cast(").count(), 9, "{sql}");
+        assert_eq!(windows.matches("arrow_cast(").count(), 12, "{sql}");
         assert!(!windows.contains("UNION"), "{sql}");
         for k in 1..=3 {
-            for column in ["start", "end", "previous_start"] {
+            for column in ["start", "end", "previous_start", "churn_start"] {
                 assert!(windows.contains(&format!("$window_{k}_{column}")), "{sql}");
             }
         }
@@ -1039,7 +1041,7 @@ mod tests {
         assert!(rest.trim_start().starts_with("own AS (SELECT 2)"), "{sql}");
         // One window: one row.
         let one = with_windows("SELECT 1", 1).unwrap();
-        assert_eq!(one.matches("arrow_cast(").count(), 3, "{one}");
+        assert_eq!(one.matches("arrow_cast(").count(), 4, "{one}");
     }
 
     #[test]

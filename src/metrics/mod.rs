@@ -493,6 +493,8 @@ pub struct WindowRow {
     /// `previous_window_start`: the start of the window of the same length
     /// just before it.
     pub previous_start: DateTime<Utc>,
+    /// `churn_window_start`: `b` less 30 days, as `$churn_window_start`.
+    pub churn_start: DateTime<Utc>,
 }
 
 /// Settings from the config that queries take as parameters.
@@ -539,6 +541,7 @@ impl Parameters {
             windows: vec![WindowRow {
                 bounds,
                 previous_start: previous_window_start,
+                churn_start: churn_window_start,
             }],
             window: bounds,
             previous_window_start,
@@ -645,6 +648,7 @@ impl Parameters {
                 format!("window_{k}_previous_start"),
                 instant(row.previous_start),
             ));
+            values.push((format!("window_{k}_churn_start"), instant(row.churn_start)));
         }
         for (name, number) in &self.settings.numbers {
             values.push((
