@@ -106,7 +106,7 @@ pub async fn materialise(
 /// For each selected metric, in order, its figures for the [`TREND_WEEKS`]
 /// weeks ending with `period`, oldest first; only `period`'s own figure
 /// keeps its items. `scope` names the figures in the costs told to
-/// `progress` (`trend`, or a book).
+/// `progress` (`trend`).
 pub async fn weekly(
     ctx: &SessionContext,
     selected: &[(MetricSelection, QueryFile)],
