@@ -21,7 +21,7 @@ fn a_missing_table_is_a_data_error_naming_the_table() {
     let project = project_with_fixture();
     std::fs::remove_dir_all(project.path().join("warehouse/subscriptions")).expect("rm");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert_clean_failure(&output, 3, &["`subscriptions`", "not found", "mrr.v2.sql"]);
+    assert_clean_failure(&output, 3, &["`subscriptions`", "not found", "mrr.v3.sql"]);
     assert_nothing_written(&project);
 }
 
@@ -93,7 +93,7 @@ fn an_edited_published_query_is_caught() {
             &[
                 "churned_clients.sql",
                 "version 1 is published",
-                "add version 3",
+                "add version 4",
             ],
         );
     }

@@ -328,17 +328,24 @@ fn a_profile_says_what_each_query_read() {
         lines.iter().partition(|line| line["scope"] == "shared");
     let (trend, segments): (Vec<_>, Vec<_>) =
         lines.into_iter().partition(|line| line["scope"] == "trend");
-    // Stickiness reads the shared table of each user's days, computed once
-    // for the week from the events.
-    assert_eq!(shared.len(), 1, "{text}");
-    assert_eq!(shared[0]["metric"], "usage_days", "{text}");
-    assert_eq!(shared[0]["week"], "2026-W46", "{text}");
-    assert!(
-        shared[0]["rows_read"]["usage_events"]
-            .as_u64()
-            .is_some_and(|n| n > 0),
-        "{text}"
-    );
+    // Stickiness reads the shared table of each user's days, and mrr that
+    // of each client's subscription rows, each computed once for the week
+    // from the warehouse.
+    assert_eq!(shared.len(), 2, "{text}");
+    for (table, read_from) in [
+        ("usage_days", "usage_events"),
+        ("client_subscriptions", "subscriptions"),
+    ] {
+        let line = shared
+            .iter()
+            .find(|line| line["metric"] == table)
+            .unwrap_or_else(|| panic!("no {table}: {text}"));
+        assert_eq!(line["week"], "2026-W46", "{text}");
+        assert!(
+            line["rows_read"][read_from].as_u64().is_some_and(|n| n > 0),
+            "{text}"
+        );
+    }
     // Each metric reads its windows from the table `windows`: one query
     // for the 12 weeks of its trend, and no more.
     assert_eq!(trend.len(), 3, "{text}");
@@ -360,14 +367,13 @@ fn a_profile_says_what_each_query_read() {
         assert_eq!(line["ran_again_alone"], false, "{line}");
         let read = &line["rows_read"];
         match line["metric"].as_str() {
-            Some("stickiness") => {
+            Some("stickiness" | "mrr") => {
                 assert!(
                     read["(in memory)"].as_u64().is_some_and(|n| n > 0),
                     "{line}"
                 );
                 assert_eq!(read.as_object().map(|o| o.len()), Some(1), "{line}");
             }
-            Some("mrr") => assert!(read["subscriptions"].as_u64().is_some_and(|n| n > 0)),
             Some("nps") => assert!(read["survey_responses"].as_u64().is_some_and(|n| n > 0)),
             other => panic!("unexpected metric {other:?}"),
         }

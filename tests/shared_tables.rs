@@ -1,6 +1,7 @@
-//! Shared tables (`-- materialise: run`): the versions of the engagement
-//! and at-risk metrics that read the run's shared tables give exactly the
-//! figures of the versions that read raw events, in every week of the
+//! Shared tables (`-- materialise: run`): the versions of the engagement,
+//! revenue and at-risk metrics that read the run's shared tables give
+//! exactly the figures of the versions that read raw events and raw
+//! subscriptions, in every week of the
 //! trend, every segment and every book, across a daylight-saving change,
 //! and so do the same metrics when a shared table does not fit in memory
 //! and is computed inline; a broken shared table is an error that names
@@ -19,6 +20,20 @@ const RAW_VERSIONS: &[(&str, u32)] = &[
     ("feature_adoption", 2),
     ("at_risk_clients", 1),
     ("at_risk_mrr", 1),
+    ("mrr", 2),
+    ("new_mrr", 2),
+    ("reactivation_mrr", 2),
+    ("net_mrr_churn_rate", 2),
+    ("client_retention_rate", 2),
+    ("clv", 3),
+];
+
+/// Every shared table the latest versions of `RAW_VERSIONS` read.
+const SHARED_TABLES: &[&str] = &[
+    "usage_days",
+    "feature_days",
+    "client_uses",
+    "client_subscriptions",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when
@@ -119,8 +134,8 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
         if raw {
             assert!(shared.is_empty(), "{profile}");
         } else {
-            assert_eq!(shared.len(), 3, "{profile}");
-            for table in ["usage_days", "feature_days", "client_uses"] {
+            assert_eq!(shared.len(), SHARED_TABLES.len(), "{profile}");
+            for table in SHARED_TABLES {
                 assert!(
                     shared.iter().any(|line| line.contains(table)),
                     "{table}: {profile}"
@@ -133,6 +148,23 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
                     .any(|line| line.contains("usage_events")),
                 "only the shared tables read the events: {profile}"
             );
+            // The revenue metrics read the subscriptions only through
+            // client_subscriptions (the at-risk ones still read them).
+            for id in [
+                "mrr",
+                "new_mrr",
+                "net_mrr_churn_rate",
+                "client_retention_rate",
+            ] {
+                let own = format!("\"metric\":\"{id}\"");
+                assert!(
+                    profile
+                        .lines()
+                        .filter(|line| line.contains(&own))
+                        .all(|line| !line.contains("\"subscriptions\"")),
+                    "{id} reads the subscriptions: {profile}"
+                );
+            }
         }
         let ids: Vec<&str> = RAW_VERSIONS.iter().map(|(id, _)| *id).collect();
         reports.push(figures(&out, "2026-W44", &ids));
@@ -287,7 +319,7 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
                 series::materialise(&ctx, &inputs.selected, &period, &settings, room, &Silent)
                     .await
                     .expect("shared tables");
-            let registered = ["usage_days", "feature_days", "client_uses"]
+            let registered = SHARED_TABLES
                 .iter()
                 .filter(|name| ctx.table_exist(**name).unwrap_or(false))
                 .count();
@@ -295,7 +327,7 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
                 assert_eq!((held, registered), (0, 0));
             } else {
                 assert!(held > 0);
-                assert_eq!(registered, 3);
+                assert_eq!(registered, SHARED_TABLES.len());
             }
             let weekly =
                 series::weekly(&ctx, &inputs.selected, &period, &settings, "trend", &Silent)

@@ -11,6 +11,7 @@ pub mod exact_sum;
 pub mod revenue;
 pub mod satisfaction;
 pub mod statistics;
+pub mod subscriptions;
 pub mod time;
 
 use chrono_tz::Tz;
@@ -66,6 +67,9 @@ fn settings_free_scalars() -> Vec<ScalarUDF> {
         ScalarUDF::from(satisfaction::CsatSatisfied::default()),
         ScalarUDF::from(revenue::MonthlyMrr::default()),
         ScalarUDF::from(time::AddDays::default()),
+        ScalarUDF::from(subscriptions::RowsAt::mrr_at()),
+        ScalarUDF::from(subscriptions::RowsAt::paid_before()),
+        ScalarUDF::from(subscriptions::RowsAt::started_paying_in()),
     ]
 }
 
@@ -81,6 +85,7 @@ fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::from(days::DayFold::tally()),
         AggregateUDF::from(satisfaction::NpsMargin::default()),
         AggregateUDF::from(statistics::PercentileExact::default()),
+        AggregateUDF::from(subscriptions::MrrRows::default()),
     ]
 }
 

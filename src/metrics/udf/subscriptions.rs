@@ -1,0 +1,603 @@
+//! A client's subscription rows folded into one value, so that a run reads
+//! every client's MRR at every window's ends from one small row per client
+//! instead of joining and summing the subscriptions table once per window
+//! and per metric.
+//!
+//! - `mrr_rows(started_at, ended_at, mrr)` (aggregate): a client's rows
+//!   (their span and monthly MRR, `monthly_mrr`'s DECIMAL(38, 10)) as
+//!   BINARY; over BINARY values, their rows together.
+//! - `mrr_at(rows, t)`: the sum of the MRR of the rows active at `t`
+//!   (`started_at <= t` and `ended_at` NULL or after `t`), exactly as
+//!   `SUM(mrr)` over them gives it (DECIMAL(38, 10)); NULL when no row is
+//!   active at `t`, as a `GROUP BY client_id` over the active rows has no
+//!   group for such a client.
+//! - `paid_before(rows, t)`: whether a row with positive MRR started
+//!   before `t` and lasted a moment (`ended_at` NULL or after its start).
+//! - `started_paying_in(rows, a, b)`: whether a row with positive MRR
+//!   started in `(a, b]`.
+//!
+//! The bytes are a plain little-endian layout, one 33-byte record per row
+//! (`started_at` and `ended_at` in microseconds, `i64::MAX` for an open
+//! end; a byte saying whether MRR is set; MRR as the decimal's `i128`),
+//! sorted, so a value is the same whatever order the rows arrived in. Only
+//! these functions read them, and they check what they read: bytes that
+//! are not such a value are an error, never a wrong figure. Sums are of
+//! integers, exact in any order; one that overflows is an error.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Decimal128Array,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Decimal128Type, Field, FieldRef, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
+    ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::revenue::{MONEY_PRECISION, MONEY_SCALE};
+
+const RECORD: usize = 33;
+const NAME: &str = "mrr_rows";
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn money() -> DataType {
+    DataType::Decimal128(MONEY_PRECISION, MONEY_SCALE)
+}
+
+/// One subscription row: its span `[started, ended)` and its MRR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    started: i64,
+    /// `i64::MAX` for a row with no end.
+    ended: i64,
+    mrr: Option<i128>,
+}
+
+impl Row {
+    fn active_at(&self, t: i64) -> bool {
+        self.started <= t && self.ended > t
+    }
+
+    fn paying(&self) -> bool {
+        self.mrr.is_some_and(|mrr| mrr > 0)
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.started.to_le_bytes());
+        out.extend_from_slice(&self.ended.to_le_bytes());
+        out.push(u8::from(self.mrr.is_some()));
+        out.extend_from_slice(&self.mrr.unwrap_or(0).to_le_bytes());
+    }
+
+    fn read(bytes: &[u8]) -> Option<Row> {
+        let (started, rest) = bytes.split_first_chunk::<8>()?;
+        let (ended, rest) = rest.split_first_chunk::<8>()?;
+        let (set, rest) = rest.split_first()?;
+        let mrr: [u8; 16] = rest.try_into().ok()?;
+        let mrr = match set {
+            0 => None,
+            1 => Some(i128::from_le_bytes(mrr)),
+            _ => return None,
+        };
+        Some(Row {
+            started: i64::from_le_bytes(*started),
+            ended: i64::from_le_bytes(*ended),
+            mrr,
+        })
+    }
+}
+
+/// The rows of a value, checked; `None` when `bytes` is not one.
+fn rows_of(bytes: &[u8]) -> Option<impl Iterator<Item = Option<Row>> + '_> {
+    (!bytes.is_empty() && bytes.len().is_multiple_of(RECORD))
+        .then(|| bytes.chunks(RECORD).map(Row::read))
+}
+
+fn not_a_value(function: &str) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Execution(format!(
+        "{function}(): a value is not one {NAME} made"
+    ))
+}
+
+fn encode(rows: &mut [Row], out: &mut Vec<u8>) {
+    rows.sort_unstable();
+    for row in rows.iter() {
+        row.write(out);
+    }
+}
+
+fn encode_all(groups: &mut [Vec<Row>]) -> ArrayRef {
+    let mut builder = BinaryBuilder::with_capacity(groups.len(), groups.len() * RECORD * 2);
+    let mut buffer = Vec::new();
+    for rows in groups.iter_mut() {
+        if rows.is_empty() {
+            builder.append_null();
+        } else {
+            buffer.clear();
+            encode(rows, &mut buffer);
+            builder.append_value(&buffer);
+        }
+    }
+    Arc::new(builder.finish())
+}
+
+/// Adds a batch's rows (three columns) or values (one BINARY column, when
+/// merging) to the groups of `groups`.
+fn fold(
+    target: &mut [Vec<Row>],
+    values: &[ArrayRef],
+    groups: impl Iterator<Item = usize>,
+    filter: Option<&BooleanArray>,
+) -> Result<()> {
+    let kept = |row: usize| filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+    match values {
+        [started, ended, mrr] => {
+            let started = started.as_primitive::<TimestampMicrosecondType>();
+            let ended = ended.as_primitive::<TimestampMicrosecondType>();
+            let mrr = mrr.as_primitive::<Decimal128Type>();
+            for (row, group) in groups.enumerate() {
+                // A row with no start is never active: it adds nothing.
+                if started.is_null(row) || !kept(row) {
+                    continue;
+                }
+                let value = Row {
+                    started: started.value(row),
+                    ended: if ended.is_null(row) {
+                        i64::MAX
+                    } else {
+                        ended.value(row)
+                    },
+                    mrr: mrr.is_valid(row).then(|| mrr.value(row)),
+                };
+                if let Some(rows) = target.get_mut(group) {
+                    rows.push(value);
+                }
+            }
+        }
+        [merged] => {
+            let merged = merged.as_binary::<i32>();
+            for (row, group) in groups.enumerate() {
+                if merged.is_null(row) || !kept(row) {
+                    continue;
+                }
+                let other: Vec<Row> = rows_of(merged.value(row))
+                    .and_then(|rows| rows.collect())
+                    .ok_or_else(|| not_a_value(NAME))?;
+                if let Some(rows) = target.get_mut(group) {
+                    rows.extend(other);
+                }
+            }
+        }
+        _ => return exec_err!("{NAME}(started_at, ended_at, mrr) takes 3 arguments"),
+    }
+    Ok(())
+}
+
+/// `mrr_rows(started_at, ended_at, mrr)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MrrRows {
+    signature: Signature,
+}
+
+impl Default for MrrRows {
+    fn default() -> Self {
+        MrrRows {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for MrrRows {
+    fn name(&self) -> &str {
+        NAME
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types.len() {
+            3 => Ok(vec![utc_micros(), utc_micros(), money()]),
+            // Values to fold together.
+            1 => Ok(vec![DataType::Binary]),
+            _ => exec_err!("{NAME}(started_at, ended_at, mrr) takes 3 arguments"),
+        }
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, NAME),
+            DataType::Binary,
+            true,
+        ))])
+    }
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RowsAccumulator::default()))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(RowsGroups::default()))
+    }
+}
+
+/// One group's rows (an aggregate without GROUP BY).
+#[derive(Debug, Default)]
+struct RowsAccumulator {
+    rows: Vec<Row>,
+}
+
+impl Accumulator for RowsAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let len = values.first().map_or(0, |v| v.len());
+        fold(
+            std::slice::from_mut(&mut self.rows),
+            values,
+            std::iter::repeat_n(0, len),
+            None,
+        )
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.update_batch(states)
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(if self.rows.is_empty() {
+            ScalarValue::Binary(None)
+        } else {
+            let mut bytes = Vec::new();
+            encode(&mut self.rows, &mut bytes);
+            ScalarValue::Binary(Some(bytes))
+        })
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.rows.capacity() * std::mem::size_of::<Row>()
+    }
+}
+
+/// Every group's rows, side by side.
+#[derive(Debug, Default)]
+struct RowsGroups {
+    groups: Vec<Vec<Row>>,
+    /// Rows held, kept up to date rather than summed on every `size()`.
+    rows: usize,
+}
+
+impl RowsGroups {
+    fn add(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups.resize_with(total_num_groups, Vec::new);
+        let before: usize = group_indices
+            .iter()
+            .filter_map(|&g| self.groups.get(g))
+            .map(Vec::len)
+            .sum();
+        fold(
+            &mut self.groups,
+            values,
+            group_indices.iter().copied(),
+            filter,
+        )?;
+        let after: usize = group_indices
+            .iter()
+            .filter_map(|&g| self.groups.get(g))
+            .map(Vec::len)
+            .sum();
+        // A group twice in the batch counts twice on both sides, so the
+        // difference is still what it grew by.
+        self.rows = (self.rows + after).saturating_sub(before);
+        Ok(())
+    }
+
+    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
+        let mut taken = emit_to.take_needed(&mut self.groups);
+        self.rows = self.groups.iter().map(Vec::len).sum();
+        encode_all(&mut taken)
+    }
+}
+
+impl GroupsAccumulator for RowsGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.add(values, group_indices, opt_filter, total_num_groups)
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.add(values, group_indices, None, total_num_groups)
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        Ok(self.emit(emit_to))
+    }
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.emit(emit_to)])
+    }
+    /// Each row as a group of its own: lets DataFusion skip the partial
+    /// aggregation where it does not reduce the rows.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let len = values.first().map_or(0, |v| v.len());
+        let mut groups = vec![Vec::new(); len];
+        fold(&mut groups, values, 0..len, opt_filter)?;
+        Ok(vec![encode_all(&mut groups)])
+    }
+    fn size(&self) -> usize {
+        self.groups.capacity() * std::mem::size_of::<Vec<Row>>()
+            + self.rows * std::mem::size_of::<Row>()
+    }
+}
+
+/// What a scalar function asks of a client's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Question {
+    /// `mrr_at(rows, t)`
+    MrrAt,
+    /// `paid_before(rows, t)`
+    PaidBefore,
+    /// `started_paying_in(rows, a, b)`
+    StartedPayingIn,
+}
+
+/// `mrr_at`, `paid_before` or `started_paying_in`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RowsAt {
+    signature: Signature,
+    question: Question,
+}
+
+impl RowsAt {
+    fn new(question: Question) -> Self {
+        RowsAt {
+            signature: Signature::user_defined(Volatility::Immutable),
+            question,
+        }
+    }
+
+    /// `mrr_at(rows, t)`: the MRR of the rows active at `t`.
+    pub fn mrr_at() -> Self {
+        RowsAt::new(Question::MrrAt)
+    }
+
+    /// `paid_before(rows, t)`: a paying row started before `t`.
+    pub fn paid_before() -> Self {
+        RowsAt::new(Question::PaidBefore)
+    }
+
+    /// `started_paying_in(rows, a, b)`: a paying row started in `(a, b]`.
+    pub fn started_paying_in() -> Self {
+        RowsAt::new(Question::StartedPayingIn)
+    }
+
+    fn instants(&self) -> usize {
+        match self.question {
+            Question::StartedPayingIn => 2,
+            _ => 1,
+        }
+    }
+
+    /// The answer for one client's rows.
+    fn answer(&self, bytes: &[u8], at: &[i64]) -> Result<Answer> {
+        let rows = rows_of(bytes).ok_or_else(|| not_a_value(self.name()))?;
+        let mut sum: Option<i128> = None;
+        let mut active = false;
+        for row in rows {
+            let row = row.ok_or_else(|| not_a_value(self.name()))?;
+            match (self.question, at) {
+                (Question::MrrAt, [t]) => {
+                    if row.active_at(*t) {
+                        active = true;
+                        if let Some(mrr) = row.mrr {
+                            sum = match sum.unwrap_or(0).checked_add(mrr) {
+                                Some(total) => Some(total),
+                                None => return exec_err!("mrr_at(): the sum overflows"),
+                            };
+                        }
+                    }
+                }
+                (Question::PaidBefore, [t]) => {
+                    if row.paying() && row.started < *t && row.ended > row.started {
+                        return Ok(Answer::Yes(true));
+                    }
+                }
+                (Question::StartedPayingIn, [a, b]) => {
+                    if row.paying() && row.started > *a && row.started <= *b {
+                        return Ok(Answer::Yes(true));
+                    }
+                }
+                _ => return exec_err!("{}(): wrong number of instants", self.name()),
+            }
+        }
+        Ok(match self.question {
+            // Rows active but none with MRR set: NULL, as SUM gives.
+            Question::MrrAt => Answer::Money(if active { sum } else { None }),
+            _ => Answer::Yes(false),
+        })
+    }
+}
+
+enum Answer {
+    Money(Option<i128>),
+    Yes(bool),
+}
+
+impl ScalarUDFImpl for RowsAt {
+    fn name(&self) -> &str {
+        match self.question {
+            Question::MrrAt => "mrr_at",
+            Question::PaidBefore => "paid_before",
+            Question::StartedPayingIn => "started_paying_in",
+        }
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.len() != 1 + self.instants() {
+            return exec_err!("{}() takes {} arguments", self.name(), 1 + self.instants());
+        }
+        let mut types = vec![DataType::Binary];
+        types.extend(std::iter::repeat_n(utc_micros(), self.instants()));
+        Ok(types)
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.question {
+            Question::MrrAt => money(),
+            _ => DataType::Boolean,
+        })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let Some((values, instants)) = arrays.split_first() else {
+            return exec_err!("{}() takes arguments", self.name());
+        };
+        let values: &BinaryArray = values.as_binary::<i32>();
+        let instants: Vec<_> = instants
+            .iter()
+            .map(|a| a.as_primitive::<TimestampMicrosecondType>())
+            .collect();
+        let mut money = Vec::new();
+        let mut yes = Vec::new();
+        let mut at = vec![0; instants.len()];
+        for row in 0..values.len() {
+            let answer = if values.is_null(row) || instants.iter().any(|i| i.is_null(row)) {
+                None
+            } else {
+                for (slot, instant) in at.iter_mut().zip(&instants) {
+                    *slot = instant.value(row);
+                }
+                Some(self.answer(values.value(row), &at)?)
+            };
+            match (self.question, answer) {
+                (Question::MrrAt, Some(Answer::Money(sum))) => money.push(sum),
+                (Question::MrrAt, _) => money.push(None),
+                (_, Some(Answer::Yes(answer))) => yes.push(Some(answer)),
+                (_, _) => yes.push(None),
+            }
+        }
+        let array: ArrayRef = match self.question {
+            Question::MrrAt => Arc::new(
+                Decimal128Array::from(money)
+                    .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)?,
+            ),
+            _ => Arc::new(BooleanArray::from(yes)),
+        };
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(rows: &[(i64, Option<i64>, Option<i128>)]) -> Vec<u8> {
+        let mut rows: Vec<Row> = rows
+            .iter()
+            .map(|&(started, ended, mrr)| Row {
+                started,
+                ended: ended.unwrap_or(i64::MAX),
+                mrr,
+            })
+            .collect();
+        let mut out = Vec::new();
+        encode(&mut rows, &mut out);
+        out
+    }
+
+    fn mrr_at(value: &[u8], t: i64) -> Option<i128> {
+        match RowsAt::mrr_at().answer(value, &[t]).unwrap() {
+            Answer::Money(sum) => sum,
+            Answer::Yes(_) => panic!("mrr_at answers money"),
+        }
+    }
+
+    fn yes(question: RowsAt, value: &[u8], at: &[i64]) -> bool {
+        match question.answer(value, at).unwrap() {
+            Answer::Yes(answer) => answer,
+            Answer::Money(_) => panic!("answers yes or no"),
+        }
+    }
+
+    #[test]
+    fn mrr_at_sums_the_rows_active_at_an_instant() {
+        // 10 over [0, 10), 5 from 10 on, 7 over [5, 20); one row of 0.
+        let value = bytes(&[
+            (0, Some(10), Some(10)),
+            (10, None, Some(5)),
+            (5, Some(20), Some(7)),
+            (30, Some(40), Some(0)),
+        ]);
+        assert_eq!(mrr_at(&value, -1), None);
+        assert_eq!(mrr_at(&value, 0), Some(10));
+        assert_eq!(mrr_at(&value, 5), Some(17));
+        // The end is excluded, the start included.
+        assert_eq!(mrr_at(&value, 10), Some(12));
+        assert_eq!(mrr_at(&value, 20), Some(5));
+        assert_eq!(mrr_at(&value, 35), Some(5));
+        // Active, but no MRR set: NULL, as SUM over it.
+        let unset = bytes(&[(0, None, None)]);
+        assert_eq!(mrr_at(&unset, 1), None);
+    }
+
+    #[test]
+    fn paid_before_and_started_paying_in() {
+        let value = bytes(&[
+            (10, Some(10), Some(5)),
+            (20, None, Some(0)),
+            (30, None, Some(3)),
+        ]);
+        // A row of no length never paid; one of 0 MRR neither.
+        assert!(!yes(RowsAt::paid_before(), &value, &[25]));
+        assert!(!yes(RowsAt::paid_before(), &value, &[30]));
+        assert!(yes(RowsAt::paid_before(), &value, &[31]));
+        assert!(yes(RowsAt::started_paying_in(), &value, &[29, 30]));
+        assert!(!yes(RowsAt::started_paying_in(), &value, &[30, 40]));
+        // The zero-length row paid in (a, b] all the same.
+        assert!(yes(RowsAt::started_paying_in(), &value, &[9, 10]));
+    }
+
+    #[test]
+    fn values_are_the_same_in_any_order_and_checked_when_read() {
+        let a = bytes(&[(1, None, Some(1)), (2, Some(3), None)]);
+        let b = bytes(&[(2, Some(3), None), (1, None, Some(1))]);
+        assert_eq!(a, b);
+        assert!(RowsAt::mrr_at().answer(&a[1..], &[1]).is_err());
+        assert!(RowsAt::mrr_at().answer(&[], &[1]).is_err());
+        let mut bad = a.clone();
+        bad[16] = 7;
+        assert!(RowsAt::mrr_at().answer(&bad, &[1]).is_err());
+        let big = bytes(&[(0, None, Some(i128::MAX)), (0, None, Some(1))]);
+        assert!(RowsAt::mrr_at().answer(&big, &[1]).is_err());
+    }
+}
