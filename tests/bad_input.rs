@@ -48,27 +48,27 @@ fn a_missing_column_is_a_data_error_naming_table_and_column() {
 
 #[test]
 fn a_query_that_does_not_parse_names_its_file() {
-    // A data team adds version 4 of NPS, with a typo.
+    // A data team adds version 5 of NPS, with a typo.
     let project = project_with_fixture();
     let queries = project.own_queries();
-    let v4 = std::fs::read_to_string(queries.join("nps.v3.sql"))
+    let v5 = std::fs::read_to_string(queries.join("nps.v4.sql"))
         .expect("read")
-        .replace("-- version: 3", "-- version: 4")
+        .replace("-- version: 4", "-- version: 5")
         .replace("GROUP BY w.window_end", "WHERE WHERE GROUP BY w.window_end");
-    assert!(v4.contains("WHERE WHERE"), "the typo is in");
-    std::fs::write(queries.join("nps.v4.sql"), v4).expect("write");
+    assert!(v5.contains("WHERE WHERE"), "the typo is in");
+    std::fs::write(queries.join("nps.v5.sql"), v5).expect("write");
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
-    assert_clean_failure(&output, 2, &["nps.v4.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v5.sql"]);
     // `check` wants it published first, then names it as unplannable.
     let output = run(&mut project.command(&["check"]));
     assert_clean_failure(
         &output,
         2,
-        &["nps.v4.sql", "not published", "clientpulse lock"],
+        &["nps.v5.sql", "not published", "clientpulse lock"],
     );
     assert!(run(&mut project.command(&["lock"])).status.success());
     let output = run(&mut project.command(&["check"]));
-    assert_clean_failure(&output, 2, &["nps.v4.sql"]);
+    assert_clean_failure(&output, 2, &["nps.v5.sql"]);
 }
 
 #[test]

@@ -328,13 +328,14 @@ fn a_profile_says_what_each_query_read() {
         lines.iter().partition(|line| line["scope"] == "shared");
     let (trend, segments): (Vec<_>, Vec<_>) =
         lines.into_iter().partition(|line| line["scope"] == "trend");
-    // Stickiness reads the shared table of each user's days, and mrr that
-    // of each client's subscription rows, each computed once for the week
-    // from the warehouse.
-    assert_eq!(shared.len(), 2, "{text}");
+    // Stickiness reads the shared table of each user's days, mrr that of
+    // each client's subscription rows and nps that of the answers, each
+    // computed once for the week from the warehouse.
+    assert_eq!(shared.len(), 3, "{text}");
     for (table, read_from) in [
         ("usage_days", "usage_events"),
         ("client_subscriptions", "subscriptions"),
+        ("nps_answer_spans", "survey_responses"),
     ] {
         let line = shared
             .iter()
@@ -367,14 +368,13 @@ fn a_profile_says_what_each_query_read() {
         assert_eq!(line["ran_again_alone"], false, "{line}");
         let read = &line["rows_read"];
         match line["metric"].as_str() {
-            Some("stickiness" | "mrr") => {
+            Some("stickiness" | "mrr" | "nps") => {
                 assert!(
                     read["(in memory)"].as_u64().is_some_and(|n| n > 0),
                     "{line}"
                 );
                 assert_eq!(read.as_object().map(|o| o.len()), Some(1), "{line}");
             }
-            Some("nps") => assert!(read["survey_responses"].as_u64().is_some_and(|n| n > 0)),
             other => panic!("unexpected metric {other:?}"),
         }
     }

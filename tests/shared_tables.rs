@@ -1,7 +1,7 @@
 //! Shared tables (`-- materialise: run`): the versions of the engagement,
-//! revenue and at-risk metrics that read the run's shared tables give
-//! exactly the figures of the versions that read raw events and raw
-//! subscriptions, in every week of the
+//! revenue, NPS and at-risk metrics that read the run's shared tables give
+//! exactly the figures of the versions that read raw events, subscriptions
+//! and answers, in every week of the
 //! trend, every segment and every book, across a daylight-saving change,
 //! and so do the same metrics when a shared table does not fit in memory
 //! and is computed inline; a broken shared table is an error that names
@@ -26,6 +26,8 @@ const RAW_VERSIONS: &[(&str, u32)] = &[
     ("net_mrr_churn_rate", 2),
     ("client_retention_rate", 2),
     ("clv", 3),
+    ("nps", 3),
+    ("nps_margin", 2),
 ];
 
 /// Every shared table the latest versions of `RAW_VERSIONS` read.
@@ -34,6 +36,7 @@ const SHARED_TABLES: &[&str] = &[
     "feature_days",
     "client_uses",
     "client_subscriptions",
+    "nps_answer_spans",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when
