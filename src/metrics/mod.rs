@@ -334,6 +334,25 @@ pub fn sibling_session(base: &SessionContext, settings: &udf::UdfSettings) -> Se
     ctx
 }
 
+/// `base` planning every query on one partition: the same tables,
+/// functions, engine and memory pool, with half or fewer of the sorts and
+/// aggregations that each take an equal share of that pool. For a query
+/// that ran out of memory even alone: slower, the same figures.
+pub fn one_partition(base: &SessionContext) -> SessionContext {
+    let state = base.state();
+    // Its catalogs are `base`'s own (the same list): a fresh default
+    // catalog would replace the one that holds the tables, in both.
+    let config = state
+        .config()
+        .clone()
+        .with_target_partitions(1)
+        .with_create_default_catalog_and_schema(false);
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 /// The tables a query reads (CTE names excluded); an error if the SQL does
 /// not parse.
 pub fn tables_read(
@@ -1196,4 +1215,51 @@ fn read_result(query: &QueryFile, batches: &[RecordBatch]) -> Result<MetricValue
             items,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EngineKind, EngineSettings};
+
+    #[tokio::test]
+    async fn one_partition_keeps_the_tables_functions_and_pool() {
+        let engine = EngineSettings {
+            kind: EngineKind::Local,
+            memory_limit: Some(256 << 20),
+            spill_dir: None,
+        };
+        let base = new_session(&udf::UdfSettings::default(), &engine).unwrap();
+        base.sql("CREATE TABLE t AS VALUES (1), (2), (3)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let one = one_partition(&base);
+        assert_eq!(one.state().config().target_partitions(), 1);
+        assert!(base.state().config().target_partitions() > 1 || num_cpus_is_one());
+        assert!(Arc::ptr_eq(
+            &one.runtime_env().memory_pool,
+            &base.runtime_env().memory_pool
+        ));
+        let batches = one
+            .sql("SELECT COUNT(*) AS n, SUM(monthly_mrr(12, 0, 12)) AS m FROM t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(text.contains("| 3 | 3.0000000000 |"), "{text}");
+        // And the base session still reads its tables.
+        let still = base.sql("SELECT COUNT(*) FROM t").await.unwrap();
+        assert_eq!(still.count().await.unwrap(), 1);
+    }
+
+    fn num_cpus_is_one() -> bool {
+        std::thread::available_parallelism().map_or(true, |n| n.get() == 1)
+    }
 }
