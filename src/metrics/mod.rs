@@ -335,7 +335,7 @@ pub fn sibling_session(base: &SessionContext, settings: &udf::UdfSettings) -> Se
 }
 
 /// `base` planning every query on one partition: the same tables,
-/// functions, engine and memory pool, with half or fewer of the sorts and
+/// functions, engine and memory pool, with far fewer of the sorts and
 /// aggregations that each take an equal share of that pool. For a query
 /// that ran out of memory even alone: slower, the same figures.
 pub fn one_partition(base: &SessionContext) -> SessionContext {

@@ -116,7 +116,7 @@ pub async fn weekly(
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<MetricValue>>, MetricsError> {
     let sessions = [Session {
-        ctx,
+        ctx: ctx.clone(),
         scope: scope.to_string(),
         tells_metrics: true,
     }];
@@ -130,7 +130,7 @@ pub async fn weekly(
 /// through the same lanes, so that the run never waits for the slowest
 /// query of one session before starting the next session's.
 async fn trends(
-    sessions: &[Session<'_>],
+    sessions: &[Session],
     selected: &[(MetricSelection, QueryFile)],
     period: &Period,
     settings: &QuerySettings,
@@ -150,11 +150,12 @@ async fn trends(
     Ok(by_session)
 }
 
-/// A session the selected metrics run in: the run's own, or one whose
-/// tables are restricted to a segment's or a book's clients; `scope`
-/// names its figures in the costs told to `progress`.
-struct Session<'a> {
-    ctx: &'a SessionContext,
+/// A session the selected metrics run in: the run's own (shared, not
+/// copied: a `SessionContext` is a handle), or one whose tables are
+/// restricted to a segment's or a book's clients; `scope` names its
+/// figures in the costs told to `progress`.
+struct Session {
+    ctx: SessionContext,
     scope: String,
     /// Whether its queries tell `progress` each metric done (the trend
     /// and books do; a segment's figures come after).
@@ -166,7 +167,7 @@ struct Session<'a> {
 /// as `queries_at_once` says, all sessions through the same lanes.
 /// Returns, for each session and each metric, its figures in week order.
 async fn run_jobs<'w>(
-    sessions: &[Session<'_>],
+    sessions: &[Session],
     selected: &[(MetricSelection, QueryFile)],
     weeks: impl Fn(&QueryFile) -> Vec<&'w Period>,
     settings: &QuerySettings,
@@ -195,7 +196,7 @@ async fn run_jobs<'w>(
             let session = &sessions[*session_index];
             async move {
                 let values = measured(
-                    session.ctx,
+                    &session.ctx,
                     query,
                     run,
                     window,
@@ -211,7 +212,7 @@ async fn run_jobs<'w>(
                 Ok::<_, MetricsError>((*session_index, *metric, values))
             }
         }))
-        .buffered(super::queries_at_once(first.ctx))
+        .buffered(super::queries_at_once(&first.ctx))
         .try_collect()
         .await?;
     let mut by_session = vec![vec![Vec::new(); selected.len()]; sessions.len()];
@@ -258,19 +259,20 @@ pub async fn by_segment(
             segments.push((dimension.clone(), value));
         }
     }
-    let contexts = slice_sessions(ctx, selected, &segments, slices).await?;
-    let sessions: Vec<Session> = contexts
-        .iter()
-        .zip(&segments)
-        .map(|(segment_ctx, (dimension, value))| Session {
-            ctx: segment_ctx,
-            scope: format!(
+    let sessions = slice_sessions(
+        ctx,
+        selected,
+        &segments,
+        slices,
+        false,
+        |dimension, value| {
+            format!(
                 "segment {dimension}={}",
                 value.as_deref().unwrap_or("(none)")
-            ),
-            tells_metrics: false,
-        })
-        .collect();
+            )
+        },
+    )
+    .await?;
     // The week, and the week before for a metric whose change splits over
     // segments.
     let weeks = |query: &QueryFile| match query.presentation.composition {
@@ -303,23 +305,29 @@ pub async fn by_segment(
 
 /// A session per `(column, value)` of `slices`, whose tables (those the
 /// queries read in `ctx`, shared tables included) are restricted to the
-/// clients whose `column` holds `value`. They all exist at once, so they
-/// share the memory slices may hold.
+/// clients whose `column` holds `value`, its figures named by `scope`.
+/// They all exist at once, so they share the memory slices may hold.
 async fn slice_sessions(
     ctx: &SessionContext,
     selected: &[(MetricSelection, QueryFile)],
     slices: &[(String, catalog::SegmentValue)],
     sessions: &SliceSessions<'_>,
-) -> Result<Vec<SessionContext>, MetricsError> {
+    tells_metrics: bool,
+    scope: impl Fn(&str, &catalog::SegmentValue) -> String,
+) -> Result<Vec<Session>, MetricsError> {
     let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
     let memory_bytes = sessions.memory_bytes / slices.len().max(1);
-    let mut contexts = Vec::with_capacity(slices.len());
+    let mut made = Vec::with_capacity(slices.len());
     for (column, value) in slices {
         let slice_ctx = super::sibling_session(ctx, sessions.udf_settings);
         catalog::register_segment(ctx, &slice_ctx, tables, column, value, memory_bytes).await?;
-        contexts.push(slice_ctx);
+        made.push(Session {
+            ctx: slice_ctx,
+            scope: scope(column, value),
+            tells_metrics,
+        });
     }
-    Ok(contexts)
+    Ok(made)
 }
 
 /// One address's book: the clients whose column holds it, and the weekly
@@ -353,16 +361,15 @@ pub async fn books(
         .filter(|value| is_address(value))
         .map(|value| (column.to_string(), Some(value)))
         .collect();
-    let contexts = slice_sessions(ctx, selected, &addresses, slices).await?;
-    let sessions: Vec<Session> = contexts
-        .iter()
-        .zip(&addresses)
-        .map(|(book_ctx, (_, address))| Session {
-            ctx: book_ctx,
-            scope: format!("book {column}={}", address.as_deref().unwrap_or_default()),
-            tells_metrics: true,
-        })
-        .collect();
+    let sessions = slice_sessions(
+        ctx,
+        selected,
+        &addresses,
+        slices,
+        true,
+        |column, address| format!("book {column}={}", address.as_deref().unwrap_or_default()),
+    )
+    .await?;
     let by_session = trends(&sessions, selected, period, settings, progress).await?;
     Ok(addresses
         .into_iter()

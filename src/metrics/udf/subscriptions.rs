@@ -407,49 +407,40 @@ impl RowsAt {
         }
     }
 
-    /// The answer for one client's rows.
-    fn answer(&self, bytes: &[u8], at: &[i64]) -> Result<Answer> {
-        let rows = rows_of(bytes).ok_or_else(|| not_a_value(self.name()))?;
+    /// `mrr_at` of one client's rows: the sum of the MRR set on the rows
+    /// active at `t`; NULL when there is none, as SUM gives.
+    fn sum_active(&self, bytes: &[u8], t: i64) -> Result<Option<i128>> {
         let mut sum: Option<i128> = None;
-        let mut active = false;
-        for row in rows {
+        for row in rows_of(bytes).ok_or_else(|| not_a_value(self.name()))? {
             let row = row.ok_or_else(|| not_a_value(self.name()))?;
-            match (self.question, at) {
-                (Question::MrrAt, [t]) => {
-                    if row.active_at(*t) {
-                        active = true;
-                        if let Some(mrr) = row.mrr {
-                            sum = match sum.unwrap_or(0).checked_add(mrr) {
-                                Some(total) => Some(total),
-                                None => return exec_err!("mrr_at(): the sum overflows"),
-                            };
-                        }
-                    }
-                }
-                (Question::PaidBefore, [t]) => {
-                    if row.paying() && row.started < *t && row.ended > row.started {
-                        return Ok(Answer::Yes(true));
-                    }
-                }
-                (Question::StartedPayingIn, [a, b]) => {
-                    if row.paying() && row.started > *a && row.started <= *b {
-                        return Ok(Answer::Yes(true));
-                    }
-                }
-                _ => return exec_err!("{}(): wrong number of instants", self.name()),
+            let Some(mrr) = row.mrr.filter(|_| row.active_at(t)) else {
+                continue;
+            };
+            match sum.unwrap_or(0).checked_add(mrr) {
+                Some(total) => sum = Some(total),
+                None => return exec_err!("mrr_at(): the sum overflows"),
             }
         }
-        Ok(match self.question {
-            // Rows active but none with MRR set: NULL, as SUM gives.
-            Question::MrrAt => Answer::Money(if active { sum } else { None }),
-            _ => Answer::Yes(false),
-        })
+        Ok(sum)
     }
-}
 
-enum Answer {
-    Money(Option<i128>),
-    Yes(bool),
+    /// `paid_before` (of `t`) or `started_paying_in` (of `(a, b]`) of one
+    /// client's rows, `at` being `[t, _]` or `[a, b]`.
+    fn any_row(&self, bytes: &[u8], [a, b]: [i64; 2]) -> Result<bool> {
+        for row in rows_of(bytes).ok_or_else(|| not_a_value(self.name()))? {
+            let row = row.ok_or_else(|| not_a_value(self.name()))?;
+            let holds = row.paying()
+                && match self.question {
+                    Question::PaidBefore => row.started < a && row.ended > row.started,
+                    Question::StartedPayingIn => row.started > a && row.started <= b,
+                    Question::MrrAt => false,
+                };
+            if holds {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 impl ScalarUDFImpl for RowsAt {
@@ -487,31 +478,40 @@ impl ScalarUDFImpl for RowsAt {
             .iter()
             .map(|a| a.as_primitive::<TimestampMicrosecondType>())
             .collect();
-        let mut money = Vec::new();
-        let mut yes = Vec::new();
-        let mut at = vec![0; instants.len()];
-        for row in 0..values.len() {
-            let answer = if values.is_null(row) || instants.iter().any(|i| i.is_null(row)) {
-                None
-            } else {
-                for (slot, instant) in at.iter_mut().zip(&instants) {
-                    *slot = instant.value(row);
-                }
-                Some(self.answer(values.value(row), &at)?)
-            };
-            match (self.question, answer) {
-                (Question::MrrAt, Some(Answer::Money(sum))) => money.push(sum),
-                (Question::MrrAt, _) => money.push(None),
-                (_, Some(Answer::Yes(answer))) => yes.push(Some(answer)),
-                (_, _) => yes.push(None),
+        // A row's value and instants (at most two, as coerce_types made
+        // them); `None` where any of them is NULL.
+        let inputs = |row: usize| -> Option<(&[u8], [i64; 2])> {
+            if values.is_null(row) || instants.iter().any(|i| i.is_null(row)) {
+                return None;
             }
-        }
+            let mut at = [0; 2];
+            for (slot, instant) in at.iter_mut().zip(&instants) {
+                *slot = instant.value(row);
+            }
+            Some((values.value(row), at))
+        };
         let array: ArrayRef = match self.question {
-            Question::MrrAt => Arc::new(
-                Decimal128Array::from(money)
-                    .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)?,
-            ),
-            _ => Arc::new(BooleanArray::from(yes)),
+            Question::MrrAt => {
+                let sums = (0..values.len())
+                    .map(|row| {
+                        inputs(row).map_or(Ok(None), |(bytes, [t, _])| self.sum_active(bytes, t))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Arc::new(
+                    Decimal128Array::from(sums)
+                        .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)?,
+                )
+            }
+            _ => {
+                let answers = (0..values.len())
+                    .map(|row| {
+                        inputs(row)
+                            .map(|(bytes, at)| self.any_row(bytes, at))
+                            .transpose()
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Arc::new(BooleanArray::from(answers))
+            }
         };
         Ok(ColumnarValue::Array(array))
     }
@@ -536,17 +536,12 @@ mod tests {
     }
 
     fn mrr_at(value: &[u8], t: i64) -> Option<i128> {
-        match RowsAt::mrr_at().answer(value, &[t]).unwrap() {
-            Answer::Money(sum) => sum,
-            Answer::Yes(_) => panic!("mrr_at answers money"),
-        }
+        RowsAt::mrr_at().sum_active(value, t).unwrap()
     }
 
     fn yes(question: RowsAt, value: &[u8], at: &[i64]) -> bool {
-        match question.answer(value, at).unwrap() {
-            Answer::Yes(answer) => answer,
-            Answer::Money(_) => panic!("answers yes or no"),
-        }
+        let at = [at[0], at.get(1).copied().unwrap_or_default()];
+        question.any_row(value, at).unwrap()
     }
 
     #[test]
@@ -592,12 +587,12 @@ mod tests {
         let a = bytes(&[(1, None, Some(1)), (2, Some(3), None)]);
         let b = bytes(&[(2, Some(3), None), (1, None, Some(1))]);
         assert_eq!(a, b);
-        assert!(RowsAt::mrr_at().answer(&a[1..], &[1]).is_err());
-        assert!(RowsAt::mrr_at().answer(&[], &[1]).is_err());
+        assert!(RowsAt::mrr_at().sum_active(&a[1..], 1).is_err());
+        assert!(RowsAt::mrr_at().sum_active(&[], 1).is_err());
         let mut bad = a.clone();
         bad[16] = 7;
-        assert!(RowsAt::mrr_at().answer(&bad, &[1]).is_err());
+        assert!(RowsAt::mrr_at().sum_active(&bad, 1).is_err());
         let big = bytes(&[(0, None, Some(i128::MAX)), (0, None, Some(1))]);
-        assert!(RowsAt::mrr_at().answer(&big, &[1]).is_err());
+        assert!(RowsAt::mrr_at().sum_active(&big, 1).is_err());
     }
 }
