@@ -8,7 +8,10 @@
 //! The warehouse is surveyed once per run ([`survey`]); each week is judged
 //! against it ([`judge`], no IO). Any failure stops the week with exit 3
 //! and names the table, the column and the row count, so a report built on
-//! broken or stale data never reaches leadership. The reporting currency
+//! broken or stale data never reaches leadership. A check that could not
+//! run for a reason that is not the data's (the memory limit, the cluster,
+//! the way to the warehouse) stops the run instead, with that fault's exit
+//! code (1 or 5) and no alert to the data team. The reporting currency
 //! reaches the SQL as a bound parameter.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +26,9 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use thiserror::Error;
 
+use crate::fault::Fault;
+use crate::metrics::{Cause, cause_of};
+
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum DataError {
     #[error("table `{table}`, column `{column}`: {rows} row(s) {rule}; nothing was sent")]
@@ -34,6 +40,23 @@ pub enum DataError {
     },
     #[error("table `{table}`: the data check failed to run: {message}")]
     CheckFailed {
+        table: &'static str,
+        message: String,
+    },
+    /// A check's query did not fit in `engine.memory_limit`, even spilling:
+    /// the run's fault, not the data's (exit 1).
+    #[error(
+        "table `{table}`: the data check ran out of the memory engine.memory_limit allows, even spilling to disk (raise it): {message}; nothing was sent"
+    )]
+    OutOfMemory {
+        table: &'static str,
+        message: String,
+    },
+    /// A check's query could not fetch from the warehouse (exit 5).
+    #[error(
+        "table `{table}`: the data check could not read the warehouse: {message}; nothing was sent"
+    )]
+    WarehouseAccess {
         table: &'static str,
         message: String,
     },
@@ -71,6 +94,19 @@ pub enum DataError {
         newest: String,
         now: String,
     },
+}
+
+impl DataError {
+    /// Whose fault it is: the data's, unless the check could not run for
+    /// a reason of the run's own (the cluster, the memory limit) or of the
+    /// way to the warehouse.
+    pub fn fault(&self) -> Fault {
+        match self {
+            DataError::ClusterFailed { .. } | DataError::OutOfMemory { .. } => Fault::Internal,
+            DataError::WarehouseAccess { .. } => Fault::WarehouseAccess,
+            _ => Fault::Data,
+        }
+    }
 }
 
 /// What the gate wants besides the rules: from the config's `data_gate`.
@@ -158,29 +194,33 @@ pub async fn survey(ctx: &SessionContext, tables: &BTreeSet<String>, currency: &
                     survey.newest.insert(table.to_string(), (column, newest));
                 }
             }
-            Err(message) => survey.rule_problems.push(failed(ctx, table, message)),
+            Err(failure) => survey.rule_problems.push(failed(table, failure)),
         }
     }
     survey
 }
 
-/// A check that could not run: on a cluster, the cluster's failure.
-fn failed(ctx: &SessionContext, table: &'static str, message: String) -> DataError {
-    if crate::metrics::on_cluster(ctx) {
-        DataError::ClusterFailed { table, message }
-    } else {
-        DataError::CheckFailed { table, message }
+/// A check that could not run, by its cause.
+fn failed(table: &'static str, failure: CheckFailure) -> DataError {
+    let CheckFailure { cause, message } = failure;
+    match cause {
+        Cause::OutOfMemory => DataError::OutOfMemory { table, message },
+        Cause::WarehouseAccess => DataError::WarehouseAccess { table, message },
+        Cause::Cluster => DataError::ClusterFailed { table, message },
+        Cause::Data => DataError::CheckFailed { table, message },
     }
 }
 
 impl Survey {
-    /// The checks the cluster failed to run, taken out of the survey: the
-    /// run stops on them (exit 1) before any week is judged, so no gate
-    /// alert goes out for a cluster's fault.
-    pub fn take_cluster_failures(&mut self) -> Vec<DataError> {
+    /// The checks that could not run for a reason other than the data
+    /// (the cluster, the memory limit, the way to the warehouse), taken out
+    /// of the survey: the run stops on them (exit 1 or 5) before any week
+    /// is judged, so no gate alert goes out for what is not the data's
+    /// fault.
+    pub fn take_run_failures(&mut self) -> Vec<DataError> {
         let (lost, kept) = std::mem::take(&mut self.rule_problems)
             .into_iter()
-            .partition(|problem| matches!(problem, DataError::ClusterFailed { .. }));
+            .partition(|problem| problem.fault() != Fault::Data);
         self.rule_problems = kept;
         lost
     }
@@ -316,11 +356,22 @@ fn checks() -> Vec<Check> {
             sql: format!("SELECT {counts} FROM {table}").into(),
         });
     }
-    checks.extend(UNIQUE.iter().map(|(table, column)| Check {
-        table,
-        columns: vec![column],
-        rule: "repeat an id that must name one row",
-        sql: format!("SELECT COUNT(*) - COUNT(DISTINCT {column}) FROM {table}").into(),
+    checks.extend(UNIQUE.iter().map(|(table, column)| {
+        Check {
+            table,
+            columns: vec![column],
+            rule: "repeat an id that must name one row",
+            // The rows beyond the first of each id (every row of a NULL id, as
+            // `COUNT(*) - COUNT(DISTINCT id)` counts them), from a grouped
+            // aggregation: it spills beyond the memory limit, where a
+            // `COUNT(DISTINCT)` holds every id in memory at once (the check of
+            // 4.6 M survey answers ran out of a 512 MiB limit).
+            sql: format!(
+                "SELECT COALESCE(SUM(CASE WHEN {column} IS NULL THEN n ELSE n - 1 END), 0) \
+             FROM (SELECT {column}, COUNT(*) AS n FROM {table} GROUP BY {column}) AS ids"
+            )
+            .into(),
+        }
     }));
     checks
 }
@@ -406,7 +457,7 @@ pub async fn run_checks(
                     }
                 }
             }
-            Err(message) => failures.push(failed(ctx, check.table, message)),
+            Err(failure) => failures.push(failed(check.table, failure)),
         }
     }
     if failures.is_empty() {
@@ -417,7 +468,11 @@ pub async fn run_checks(
 }
 
 /// The counts of a check's one row, one per column.
-async fn count(ctx: &SessionContext, check: &Check, currency: &str) -> Result<Vec<u64>, String> {
+async fn count(
+    ctx: &SessionContext,
+    check: &Check,
+    currency: &str,
+) -> Result<Vec<u64>, CheckFailure> {
     Ok(count_cells(ctx, check, currency)
         .await?
         .into_iter()
@@ -425,28 +480,42 @@ async fn count(ctx: &SessionContext, check: &Check, currency: &str) -> Result<Ve
         .collect())
 }
 
+/// Why a check's query failed, and its error as one line.
+struct CheckFailure {
+    cause: Cause,
+    message: String,
+}
+
+impl CheckFailure {
+    fn of(ctx: &SessionContext, error: &datafusion::error::DataFusionError) -> Self {
+        CheckFailure {
+            cause: cause_of(ctx, error),
+            message: error
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
 /// The integer cells of a check's one row, NULL as `None`.
 async fn count_cells(
     ctx: &SessionContext,
     check: &Check,
     currency: &str,
-) -> Result<Vec<Option<i64>>, String> {
-    let one_line = |e: &dyn std::fmt::Display| {
-        e.to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let mut frame = ctx.sql(&check.sql).await.map_err(|e| one_line(&e))?;
+) -> Result<Vec<Option<i64>>, CheckFailure> {
+    let failure = |error: datafusion::error::DataFusionError| CheckFailure::of(ctx, &error);
+    let mut frame = ctx.sql(&check.sql).await.map_err(failure)?;
     if check.sql.contains("$currency") {
         frame = frame
             .with_param_values(ParamValues::from(vec![(
                 "currency",
                 ScalarValue::Utf8(Some(currency.to_string())),
             )]))
-            .map_err(|e| one_line(&e))?;
+            .map_err(failure)?;
     }
-    let batches = frame.collect().await.map_err(|e| one_line(&e))?;
+    let batches = frame.collect().await.map_err(failure)?;
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Ok(vec![None; batches.first().map_or(1, |b| b.num_columns())]);
     };
@@ -454,7 +523,7 @@ async fn count_cells(
         .columns()
         .iter()
         .map(|column| {
-            let column = cast(column, &DataType::Int64).map_err(|e| one_line(&e))?;
+            let column = cast(column, &DataType::Int64).map_err(|e| failure(e.into()))?;
             let column = column.as_primitive::<Int64Type>();
             Ok(column.is_valid(0).then(|| column.value(0)))
         })
@@ -464,6 +533,79 @@ async fn count_cells(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A session with `memory_limit` bytes and a table `clients` whose
+    /// `client_id`s are `ids`.
+    async fn clients(ids: &str, memory_limit: u64) -> SessionContext {
+        let engine = crate::config::EngineSettings {
+            kind: crate::config::EngineKind::Local,
+            memory_limit: Some(memory_limit),
+            spill_dir: None,
+        };
+        let ctx =
+            crate::metrics::new_session(&crate::metrics::udf::UdfSettings::default(), &engine)
+                .unwrap();
+        ctx.sql(&format!("CREATE TABLE clients AS {ids}"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        ctx
+    }
+
+    fn unique_ids_check() -> Check {
+        checks()
+            .into_iter()
+            .find(|c| c.table == "clients" && c.rule.starts_with("repeat"))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_unique_check_counts_every_row_beyond_the_first_and_every_null_id() {
+        let ctx = clients(
+            "SELECT * FROM (VALUES ('a'), ('a'), ('a'), ('b'), (NULL), (NULL)) AS t(client_id)",
+            256 << 20,
+        )
+        .await;
+        // As COUNT(*) - COUNT(DISTINCT client_id): 6 - 2.
+        let counts = count(&ctx, &unique_ids_check(), "EUR").await.ok().unwrap();
+        assert_eq!(counts, vec![4]);
+    }
+
+    #[tokio::test]
+    async fn a_check_out_of_memory_is_the_runs_fault_not_the_datas() {
+        let ctx = clients(
+            "SELECT CAST(value AS VARCHAR) AS client_id FROM generate_series(1, 100000)",
+            1024,
+        )
+        .await;
+        let failure = count(&ctx, &unique_ids_check(), "EUR").await.err().unwrap();
+        assert_eq!(failure.cause, Cause::OutOfMemory, "{}", failure.message);
+        let problem = failed("clients", failure);
+        assert!(matches!(problem, DataError::OutOfMemory { .. }));
+        assert_eq!(problem.fault(), Fault::Internal);
+        assert!(
+            problem.to_string().contains("engine.memory_limit"),
+            "{problem}"
+        );
+        let mut survey = Survey {
+            rule_problems: vec![problem, empty_table()],
+            ..Survey::default()
+        };
+        let lost = survey.take_run_failures();
+        assert!(matches!(&lost[..], [DataError::OutOfMemory { .. }]));
+        assert!(matches!(
+            &survey.rule_problems[..],
+            [DataError::Empty { .. }]
+        ));
+    }
+
+    fn empty_table() -> DataError {
+        DataError::Empty {
+            table: "orders".to_string(),
+        }
+    }
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().expect("an RFC 3339 instant")

@@ -76,14 +76,9 @@ impl RunError {
         match self {
             RunError::Invalid(_) | RunError::Period(_) | RunError::Render(_) => Fault::Input,
             RunError::Catalog(errors) => worst(errors.iter().map(CatalogError::fault).collect()),
-            RunError::Data(problems)
-                if problems
-                    .iter()
-                    .any(|problem| matches!(problem, DataError::ClusterFailed { .. })) =>
-            {
-                Fault::Internal
+            RunError::Data(problems) => {
+                Fault::worst(problems.iter().map(DataError::fault)).unwrap_or(Fault::Data)
             }
-            RunError::Data(_) => Fault::Data,
             RunError::Metrics(error) => error.fault(),
             RunError::Plans(errors) => worst(errors.iter().map(MetricsError::fault).collect()),
             RunError::State(error) => error.fault(),
@@ -190,7 +185,7 @@ pub async fn run(
     let tables: BTreeSet<String> = needed.into_iter().map(|(table, _)| table).collect();
     progress.stage("data checks");
     let mut survey = checks::survey(&ctx, &tables, &inputs.config.reporting.currency).await;
-    let lost = survey.take_cluster_failures();
+    let lost = survey.take_run_failures();
     if !lost.is_empty() {
         return Err(RunError::Data(lost));
     }

@@ -14,7 +14,8 @@
 --   report's own week ($window_end) only, the items a report shows;
 -- - the contraction signal reads both MRRs from one row of
 --   client_mrr_at_window_ends instead of joining the window's start to
---   its end.
+--   its end, and who pays comes from client_subscriptions (a row per
+--   client) instead of a join with a row per window and client.
 --
 -- Uses client_mrr, client_mrr_windows and the shared table client_uses,
 -- so a query lists them before it.
@@ -176,16 +177,16 @@ risk_signals_by_window AS (
     FROM risk_renewals_by_window
 ),
 -- Each signal of a client paying at its window's end, with its weight and
--- the client's MRR; signals weighing 0 are off.
--- The paying clients come first: the join holds them (a row per window and
--- client) and streams the signals past them, not the other way round.
+-- the client's MRR; signals weighing 0 are off. Who pays is mrr_at() of
+-- the client's one row of client_subscriptions: the join holds that table
+-- (a row per client), not a row per window and client.
 risk_weighted_by_window AS (
     SELECT
         s.window_end,
         s.client_id,
         s.signal,
         s.detail,
-        p.mrr,
+        mrr_at(c.subscription_rows, s.window_end) AS mrr,
         CASE s.signal
             WHEN 'usage_drop' THEN CAST($usage_drop_weight AS DOUBLE)
             WHEN 'detractor' THEN CAST($detractor_weight AS DOUBLE)
@@ -196,10 +197,9 @@ risk_weighted_by_window AS (
             WHEN 'contraction' THEN CAST($contraction_weight AS DOUBLE)
             WHEN 'renewal_soon' THEN CAST($renewal_soon_weight AS DOUBLE)
         END AS weight
-    FROM risk_paying_by_window AS p
-    JOIN risk_signals_by_window AS s
-      ON s.window_end = p.window_end
-     AND s.client_id = p.client_id
+    FROM client_subscriptions AS c
+    JOIN risk_signals_by_window AS s ON s.client_id = c.client_id
+    WHERE mrr_at(c.subscription_rows, s.window_end) > 0
 ),
 -- Each client at risk at each window's end: one row with its score (the
 -- weight of its signals) and its MRR. Narrow rows, summed by a grouped

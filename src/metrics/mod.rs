@@ -111,26 +111,48 @@ impl MetricsError {
         }
     }
 
-    /// An error of running `query`: the way to the warehouse when an
-    /// object store failed to fetch, the data otherwise.
+    /// An error of running `query`, by its [`Cause`].
     fn execution(
         ctx: &SessionContext,
         file: &std::path::Path,
         error: &datafusion::error::DataFusionError,
     ) -> Self {
-        use datafusion::error::DataFusionError;
         let file = file.to_path_buf();
         let message = one_line(&error.to_string());
-        let on_cluster = on_cluster(ctx);
-        match error.find_root() {
-            DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
-                MetricsError::WarehouseAccess { file, message }
-            }
-            DataFusionError::ResourcesExhausted(_) => MetricsError::OutOfMemory { file, message },
-            // The cluster reports its failures as text: none is the data's.
-            _ if on_cluster => MetricsError::ClusterQuery { file, message },
-            _ => MetricsError::Execution { file, message },
+        match cause_of(ctx, error) {
+            Cause::WarehouseAccess => MetricsError::WarehouseAccess { file, message },
+            Cause::OutOfMemory => MetricsError::OutOfMemory { file, message },
+            Cause::Cluster => MetricsError::ClusterQuery { file, message },
+            Cause::Data => MetricsError::Execution { file, message },
         }
+    }
+}
+
+/// Why a query over the warehouse failed, as far as the engine can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// An object store failed to fetch: the way to the warehouse.
+    WarehouseAccess,
+    /// A query did not fit in `engine.memory_limit`, even spilling.
+    OutOfMemory,
+    /// A query failed on the cluster, which reports every cause as text:
+    /// none is blamed on the data.
+    Cluster,
+    /// Anything else: the data the query read.
+    Data,
+}
+
+/// The [`Cause`] of `error`, from a query run in `ctx`; the metrics and
+/// the data gate both classify their failures by it.
+pub fn cause_of(ctx: &SessionContext, error: &datafusion::error::DataFusionError) -> Cause {
+    use datafusion::error::DataFusionError;
+    match error.find_root() {
+        DataFusionError::ObjectStore(store) if crate::storage::is_access_fault(store) => {
+            Cause::WarehouseAccess
+        }
+        DataFusionError::ResourcesExhausted(_) => Cause::OutOfMemory,
+        _ if on_cluster(ctx) => Cause::Cluster,
+        _ => Cause::Data,
     }
 }
 
