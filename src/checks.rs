@@ -194,16 +194,22 @@ pub async fn survey(ctx: &SessionContext, tables: &BTreeSet<String>, currency: &
                     survey.newest.insert(table.to_string(), (column, newest));
                 }
             }
-            Err(failure) => survey.rule_problems.push(failed(table, failure)),
+            Err(problem) => survey.rule_problems.push(problem),
         }
     }
     survey
 }
 
-/// A check that could not run, by its cause.
-fn failed(table: &'static str, failure: CheckFailure) -> DataError {
-    let CheckFailure { cause, message } = failure;
-    match cause {
+/// A check of `table` whose query failed with `error`: by its cause, the
+/// data's fault or the run's (the memory limit, the cluster) or the way
+/// to the warehouse's.
+fn not_run(
+    ctx: &SessionContext,
+    table: &'static str,
+    error: &datafusion::error::DataFusionError,
+) -> DataError {
+    let message = crate::metrics::one_line(&error.to_string());
+    match cause_of(ctx, error) {
         Cause::OutOfMemory => DataError::OutOfMemory { table, message },
         Cause::WarehouseAccess => DataError::WarehouseAccess { table, message },
         Cause::Cluster => DataError::ClusterFailed { table, message },
@@ -457,7 +463,7 @@ pub async fn run_checks(
                     }
                 }
             }
-            Err(failure) => failures.push(failed(check.table, failure)),
+            Err(problem) => failures.push(problem),
         }
     }
     if failures.is_empty() {
@@ -468,11 +474,7 @@ pub async fn run_checks(
 }
 
 /// The counts of a check's one row, one per column.
-async fn count(
-    ctx: &SessionContext,
-    check: &Check,
-    currency: &str,
-) -> Result<Vec<u64>, CheckFailure> {
+async fn count(ctx: &SessionContext, check: &Check, currency: &str) -> Result<Vec<u64>, DataError> {
     Ok(count_cells(ctx, check, currency)
         .await?
         .into_iter()
@@ -480,32 +482,13 @@ async fn count(
         .collect())
 }
 
-/// Why a check's query failed, and its error as one line.
-struct CheckFailure {
-    cause: Cause,
-    message: String,
-}
-
-impl CheckFailure {
-    fn of(ctx: &SessionContext, error: &datafusion::error::DataFusionError) -> Self {
-        CheckFailure {
-            cause: cause_of(ctx, error),
-            message: error
-                .to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-        }
-    }
-}
-
 /// The integer cells of a check's one row, NULL as `None`.
 async fn count_cells(
     ctx: &SessionContext,
     check: &Check,
     currency: &str,
-) -> Result<Vec<Option<i64>>, CheckFailure> {
-    let failure = |error: datafusion::error::DataFusionError| CheckFailure::of(ctx, &error);
+) -> Result<Vec<Option<i64>>, DataError> {
+    let failure = |error: datafusion::error::DataFusionError| not_run(ctx, check.table, &error);
     let mut frame = ctx.sql(&check.sql).await.map_err(failure)?;
     if check.sql.contains("$currency") {
         frame = frame
@@ -580,10 +563,17 @@ mod tests {
             1024,
         )
         .await;
-        let failure = count(&ctx, &unique_ids_check(), "EUR").await.err().unwrap();
-        assert_eq!(failure.cause, Cause::OutOfMemory, "{}", failure.message);
-        let problem = failed("clients", failure);
-        assert!(matches!(problem, DataError::OutOfMemory { .. }));
+        let problem = count(&ctx, &unique_ids_check(), "EUR").await.err().unwrap();
+        assert!(
+            matches!(
+                problem,
+                DataError::OutOfMemory {
+                    table: "clients",
+                    ..
+                }
+            ),
+            "{problem}"
+        );
         assert_eq!(problem.fault(), Fault::Internal);
         assert!(
             problem.to_string().contains("engine.memory_limit"),

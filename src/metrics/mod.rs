@@ -489,8 +489,9 @@ fn unset_parameters(missing: &[String]) -> String {
     parts.join("; ")
 }
 
-/// DataFusion messages can span lines; a CI log wants one.
-fn one_line(message: &str) -> String {
+/// DataFusion messages can span lines; a CI log wants one: `message` with
+/// its whitespace runs as single spaces.
+pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
