@@ -48,6 +48,8 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
     ("client_retention_rate", 1),
     ("feature_adoption", 3),
     ("clv", 2),
+    ("revenue_growth_per_client", 1),
+    ("feedback", 1),
 ];
 
 #[test]
@@ -122,6 +124,7 @@ fn windowed_queries_give_the_figures_of_one_window_per_query() {
         "open_tickets",
         "at_risk_clients",
         "net_new_mrr",
+        "revenue_growth_per_client",
     ] {
         let values: std::collections::BTreeSet<String> = metric(report, id)["trend"]
             .as_array()
@@ -153,4 +156,9 @@ fn windowed_queries_give_the_figures_of_one_window_per_query() {
     };
     let features = labels("feature_adoption");
     assert_eq!(features.len(), 4, "{features:?}");
+    // The lists that rank their items for the report's week alone have
+    // some to rank: comments, and clients whose orders rose or fell.
+    for id in ["feedback", "revenue_growth_per_client"] {
+        assert!(!labels(id).is_empty(), "{id} lists nothing");
+    }
 }
