@@ -37,6 +37,7 @@ const SHARED_TABLES: &[&str] = &[
     "client_uses",
     "client_subscriptions",
     "nps_answer_spans",
+    "client_tickets",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when

@@ -12,6 +12,7 @@ pub mod revenue;
 pub mod satisfaction;
 pub mod statistics;
 pub mod subscriptions;
+pub mod tickets;
 pub mod time;
 
 use chrono_tz::Tz;
@@ -70,6 +71,8 @@ fn settings_free_scalars() -> Vec<ScalarUDF> {
         ScalarUDF::from(subscriptions::RowsAt::mrr_at()),
         ScalarUDF::from(subscriptions::RowsAt::paid_before()),
         ScalarUDF::from(subscriptions::RowsAt::started_paying_in()),
+        ScalarUDF::from(tickets::OpenAt::count()),
+        ScalarUDF::from(tickets::OpenAt::oldest()),
     ]
 }
 
@@ -86,6 +89,7 @@ fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::from(satisfaction::NpsMargin::default()),
         AggregateUDF::from(statistics::PercentileExact::default()),
         AggregateUDF::from(subscriptions::MrrRows::default()),
+        AggregateUDF::from(tickets::TicketSpans::default()),
     ]
 }
 
