@@ -9,13 +9,14 @@
 -- drivers: sum
 -- owner: data-team
 -- windows: table
--- uses: client_mrr, client_subscriptions, client_mrr_windows, client_uses, client_tickets, at_risk_by_window_v3
+-- uses: client_mrr, client_subscriptions, client_mrr_windows, client_uses, client_tickets, risk_answers, at_risk_by_window_v3
 --
 -- Version 6 gives the figures and items of version 5 from
--- shared/at_risk_by_window_v3, where the old-ticket signal reads each
--- client's tickets from one row of the shared table client_tickets
--- instead of joining every ticket to every window (40 % of the query's
--- time at demo scale 1600).
+-- shared/at_risk_by_window_v3: the old-ticket signal reads each client's
+-- tickets from one row of the shared table client_tickets instead of
+-- joining every ticket to every window, and the survey signals read the
+-- answers they look for from the shared table risk_answers instead of
+-- filtering all of survey_responses six times.
 --
 -- Version 5 gives the figures of version 4 from one narrow row per client
 -- at risk and window (shared/at_risk_by_window_v2's

@@ -38,6 +38,7 @@ const SHARED_TABLES: &[&str] = &[
     "client_subscriptions",
     "nps_answer_spans",
     "client_tickets",
+    "risk_answers",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when
