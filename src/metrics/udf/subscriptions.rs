@@ -27,22 +27,22 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Decimal128Array,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array,
 };
 use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Field, FieldRef, TimeUnit, TimestampMicrosecondType,
 };
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
+    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::records::{Record, RecordsAccumulator, RecordsGroups, not_a_value, records_of};
 use super::revenue::{MONEY_PRECISION, MONEY_SCALE};
 
-const RECORD: usize = 33;
 const NAME: &str = "mrr_rows";
 
 fn utc_micros() -> DataType {
@@ -70,6 +70,11 @@ impl Row {
     fn paying(&self) -> bool {
         self.mrr.is_some_and(|mrr| mrr > 0)
     }
+}
+
+impl Record for Row {
+    const NAME: &'static str = NAME;
+    const SIZE: usize = 33;
 
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.started.to_le_bytes());
@@ -94,92 +99,39 @@ impl Row {
             mrr,
         })
     }
-}
 
-/// The rows of a value, checked; `None` when `bytes` is not one.
-fn rows_of(bytes: &[u8]) -> Option<impl Iterator<Item = Option<Row>> + '_> {
-    (!bytes.is_empty() && bytes.len().is_multiple_of(RECORD))
-        .then(|| bytes.chunks(RECORD).map(Row::read))
-}
-
-fn not_a_value(function: &str) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!(
-        "{function}(): a value is not one {NAME} made"
-    ))
-}
-
-fn encode(rows: &mut [Row], out: &mut Vec<u8>) {
-    rows.sort_unstable();
-    for row in rows.iter() {
-        row.write(out);
-    }
-}
-
-fn encode_all(groups: &mut [Vec<Row>]) -> ArrayRef {
-    let mut builder = BinaryBuilder::with_capacity(groups.len(), groups.len() * RECORD * 2);
-    let mut buffer = Vec::new();
-    for rows in groups.iter_mut() {
-        if rows.is_empty() {
-            builder.append_null();
-        } else {
-            buffer.clear();
-            encode(rows, &mut buffer);
-            builder.append_value(&buffer);
-        }
-    }
-    Arc::new(builder.finish())
-}
-
-/// Adds a batch's rows (three columns) or values (one BINARY column, when
-/// merging) to the groups of `groups`.
-fn fold(
-    target: &mut [Vec<Row>],
-    values: &[ArrayRef],
-    groups: impl Iterator<Item = usize>,
-    filter: Option<&BooleanArray>,
-) -> Result<()> {
-    let kept = |row: usize| filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-    match values {
-        [started, ended, mrr] => {
-            let started = started.as_primitive::<TimestampMicrosecondType>();
-            let ended = ended.as_primitive::<TimestampMicrosecondType>();
-            let mrr = mrr.as_primitive::<Decimal128Type>();
-            for (row, group) in groups.enumerate() {
-                // A row with no start is never active: it adds nothing.
-                if started.is_null(row) || !kept(row) {
-                    continue;
-                }
-                let value = Row {
-                    started: started.value(row),
-                    ended: if ended.is_null(row) {
-                        i64::MAX
-                    } else {
-                        ended.value(row)
-                    },
-                    mrr: mrr.is_valid(row).then(|| mrr.value(row)),
-                };
-                if let Some(rows) = target.get_mut(group) {
-                    rows.push(value);
-                }
+    fn fold_rows(
+        target: &mut [Vec<Row>],
+        columns: &[ArrayRef],
+        groups: impl Iterator<Item = usize>,
+        kept: impl Fn(usize) -> bool,
+    ) -> Result<()> {
+        let [started, ended, mrr] = columns else {
+            return exec_err!("{NAME}(started_at, ended_at, mrr) takes 3 arguments");
+        };
+        let started = started.as_primitive::<TimestampMicrosecondType>();
+        let ended = ended.as_primitive::<TimestampMicrosecondType>();
+        let mrr = mrr.as_primitive::<Decimal128Type>();
+        for (row, group) in groups.enumerate() {
+            // A row with no start is never active: it adds nothing.
+            if started.is_null(row) || !kept(row) {
+                continue;
+            }
+            let value = Row {
+                started: started.value(row),
+                ended: if ended.is_null(row) {
+                    i64::MAX
+                } else {
+                    ended.value(row)
+                },
+                mrr: mrr.is_valid(row).then(|| mrr.value(row)),
+            };
+            if let Some(rows) = target.get_mut(group) {
+                rows.push(value);
             }
         }
-        [merged] => {
-            let merged = merged.as_binary::<i32>();
-            for (row, group) in groups.enumerate() {
-                if merged.is_null(row) || !kept(row) {
-                    continue;
-                }
-                let other: Vec<Row> = rows_of(merged.value(row))
-                    .and_then(|rows| rows.collect())
-                    .ok_or_else(|| not_a_value(NAME))?;
-                if let Some(rows) = target.get_mut(group) {
-                    rows.extend(other);
-                }
-            }
-        }
-        _ => return exec_err!("{NAME}(started_at, ended_at, mrr) takes 3 arguments"),
+        Ok(())
     }
-    Ok(())
 }
 
 /// `mrr_rows(started_at, ended_at, mrr)`.
@@ -222,7 +174,7 @@ impl AggregateUDFImpl for MrrRows {
         ))])
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RowsAccumulator::default()))
+        Ok(Box::new(RecordsAccumulator::<Row>::default()))
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
@@ -231,131 +183,7 @@ impl AggregateUDFImpl for MrrRows {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(RowsGroups::default()))
-    }
-}
-
-/// One group's rows (an aggregate without GROUP BY).
-#[derive(Debug, Default)]
-struct RowsAccumulator {
-    rows: Vec<Row>,
-}
-
-impl Accumulator for RowsAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let len = values.first().map_or(0, |v| v.len());
-        fold(
-            std::slice::from_mut(&mut self.rows),
-            values,
-            std::iter::repeat_n(0, len),
-            None,
-        )
-    }
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.update_batch(states)
-    }
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.evaluate()?])
-    }
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(if self.rows.is_empty() {
-            ScalarValue::Binary(None)
-        } else {
-            let mut bytes = Vec::new();
-            encode(&mut self.rows, &mut bytes);
-            ScalarValue::Binary(Some(bytes))
-        })
-    }
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.rows.capacity() * std::mem::size_of::<Row>()
-    }
-}
-
-/// Every group's rows, side by side.
-#[derive(Debug, Default)]
-struct RowsGroups {
-    groups: Vec<Vec<Row>>,
-    /// Rows held, kept up to date rather than summed on every `size()`.
-    rows: usize,
-}
-
-impl RowsGroups {
-    fn add(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, Vec::new);
-        let before: usize = group_indices
-            .iter()
-            .filter_map(|&g| self.groups.get(g))
-            .map(Vec::len)
-            .sum();
-        fold(
-            &mut self.groups,
-            values,
-            group_indices.iter().copied(),
-            filter,
-        )?;
-        let after: usize = group_indices
-            .iter()
-            .filter_map(|&g| self.groups.get(g))
-            .map(Vec::len)
-            .sum();
-        // A group twice in the batch counts twice on both sides, so the
-        // difference is still what it grew by.
-        self.rows = (self.rows + after).saturating_sub(before);
-        Ok(())
-    }
-
-    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
-        let mut taken = emit_to.take_needed(&mut self.groups);
-        self.rows = self.groups.iter().map(Vec::len).sum();
-        encode_all(&mut taken)
-    }
-}
-
-impl GroupsAccumulator for RowsGroups {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.add(values, group_indices, opt_filter, total_num_groups)
-    }
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.add(values, group_indices, None, total_num_groups)
-    }
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(self.emit(emit_to))
-    }
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.emit(emit_to)])
-    }
-    /// Each row as a group of its own: lets DataFusion skip the partial
-    /// aggregation where it does not reduce the rows.
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        let len = values.first().map_or(0, |v| v.len());
-        let mut groups = vec![Vec::new(); len];
-        fold(&mut groups, values, 0..len, opt_filter)?;
-        Ok(vec![encode_all(&mut groups)])
-    }
-    fn size(&self) -> usize {
-        self.groups.capacity() * std::mem::size_of::<Vec<Row>>()
-            + self.rows * std::mem::size_of::<Row>()
+        Ok(Box::new(RecordsGroups::<Row>::default()))
     }
 }
 
@@ -411,8 +239,8 @@ impl RowsAt {
     /// active at `t`; NULL when there is none, as SUM gives.
     fn sum_active(&self, bytes: &[u8], t: i64) -> Result<Option<i128>> {
         let mut sum: Option<i128> = None;
-        for row in rows_of(bytes).ok_or_else(|| not_a_value(self.name()))? {
-            let row = row.ok_or_else(|| not_a_value(self.name()))?;
+        for row in records_of::<Row>(bytes).ok_or_else(|| not_a_value::<Row>(self.name()))? {
+            let row = row.ok_or_else(|| not_a_value::<Row>(self.name()))?;
             let Some(mrr) = row.mrr.filter(|_| row.active_at(t)) else {
                 continue;
             };
@@ -427,8 +255,8 @@ impl RowsAt {
     /// `paid_before` (of `t`) or `started_paying_in` (of `(a, b]`) of one
     /// client's rows, `at` being `[t, _]` or `[a, b]`.
     fn any_row(&self, bytes: &[u8], [a, b]: [i64; 2]) -> Result<bool> {
-        for row in rows_of(bytes).ok_or_else(|| not_a_value(self.name()))? {
-            let row = row.ok_or_else(|| not_a_value(self.name()))?;
+        for row in records_of::<Row>(bytes).ok_or_else(|| not_a_value::<Row>(self.name()))? {
+            let row = row.ok_or_else(|| not_a_value::<Row>(self.name()))?;
             let holds = row.paying()
                 && match self.question {
                     Question::PaidBefore => row.started < a && row.ended > row.started,
@@ -519,6 +347,7 @@ impl ScalarUDFImpl for RowsAt {
 
 #[cfg(test)]
 mod tests {
+    use super::super::records::encode;
     use super::*;
 
     fn bytes(rows: &[(i64, Option<i64>, Option<i128>)]) -> Vec<u8> {

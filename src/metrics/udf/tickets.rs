@@ -24,19 +24,19 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int64Array,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BinaryArray, Int64Array, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
+    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, Volatility,
 };
 
-const RECORD: usize = 16;
+use super::records::{Record, RecordsAccumulator, RecordsGroups, not_a_value, records_of};
+
 const NAME: &str = "ticket_spans";
 
 fn utc_micros() -> DataType {
@@ -55,100 +55,56 @@ impl Span {
     fn open_at(&self, t: i64, opened_before: i64) -> bool {
         self.opened < t && self.opened < opened_before && self.resolved >= t
     }
+}
+
+impl Record for Span {
+    const NAME: &'static str = NAME;
+    const SIZE: usize = 16;
 
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.opened.to_le_bytes());
         out.extend_from_slice(&self.resolved.to_le_bytes());
     }
-}
 
-/// The tickets of a value, checked; `None` when `bytes` is not one.
-fn spans_of(bytes: &[u8]) -> Option<impl Iterator<Item = Span> + '_> {
-    (!bytes.is_empty() && bytes.len().is_multiple_of(RECORD)).then(|| {
-        bytes.chunks_exact(RECORD).map(|record| {
-            let (opened, resolved) = record.split_at(8);
-            let micros = |part: &[u8]| {
-                let mut word = [0; 8];
-                word.copy_from_slice(part);
-                i64::from_le_bytes(word)
-            };
-            Span {
-                opened: micros(opened),
-                resolved: micros(resolved),
-            }
+    fn read(bytes: &[u8]) -> Option<Span> {
+        let (opened, rest) = bytes.split_first_chunk::<8>()?;
+        let resolved: [u8; 8] = rest.try_into().ok()?;
+        Some(Span {
+            opened: i64::from_le_bytes(*opened),
+            resolved: i64::from_le_bytes(resolved),
         })
-    })
-}
-
-fn not_a_value(function: &str) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::Execution(format!(
-        "{function}(): a value is not one {NAME} made"
-    ))
-}
-
-fn encode_all(groups: &mut [Vec<Span>]) -> ArrayRef {
-    let mut builder = BinaryBuilder::with_capacity(groups.len(), groups.len() * RECORD * 2);
-    let mut buffer = Vec::new();
-    for spans in groups.iter_mut() {
-        if spans.is_empty() {
-            builder.append_null();
-        } else {
-            spans.sort_unstable();
-            buffer.clear();
-            for span in spans.iter() {
-                span.write(&mut buffer);
-            }
-            builder.append_value(&buffer);
-        }
     }
-    Arc::new(builder.finish())
-}
 
-/// Adds a batch's tickets (two columns) or values (one BINARY column, when
-/// merging) to the groups of `target`.
-fn fold(
-    target: &mut [Vec<Span>],
-    values: &[ArrayRef],
-    groups: impl Iterator<Item = usize>,
-    filter: Option<&BooleanArray>,
-) -> Result<()> {
-    let kept = |row: usize| filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-    match values {
-        [opened, resolved] => {
-            let opened = opened.as_primitive::<TimestampMicrosecondType>();
-            let resolved = resolved.as_primitive::<TimestampMicrosecondType>();
-            for (row, group) in groups.enumerate() {
-                if opened.is_null(row) || !kept(row) {
-                    continue;
-                }
-                let span = Span {
-                    opened: opened.value(row),
-                    resolved: if resolved.is_null(row) {
-                        i64::MAX
-                    } else {
-                        resolved.value(row)
-                    },
-                };
-                if let Some(spans) = target.get_mut(group) {
-                    spans.push(span);
-                }
+    fn fold_rows(
+        target: &mut [Vec<Span>],
+        columns: &[ArrayRef],
+        groups: impl Iterator<Item = usize>,
+        kept: impl Fn(usize) -> bool,
+    ) -> Result<()> {
+        let [opened, resolved] = columns else {
+            return exec_err!("{NAME}(opened_at, resolved_at) takes 2 arguments");
+        };
+        let opened = opened.as_primitive::<TimestampMicrosecondType>();
+        let resolved = resolved.as_primitive::<TimestampMicrosecondType>();
+        for (row, group) in groups.enumerate() {
+            // A ticket never opened is never open: it adds nothing.
+            if opened.is_null(row) || !kept(row) {
+                continue;
+            }
+            let span = Span {
+                opened: opened.value(row),
+                resolved: if resolved.is_null(row) {
+                    i64::MAX
+                } else {
+                    resolved.value(row)
+                },
+            };
+            if let Some(spans) = target.get_mut(group) {
+                spans.push(span);
             }
         }
-        [merged] => {
-            let merged = merged.as_binary::<i32>();
-            for (row, group) in groups.enumerate() {
-                if merged.is_null(row) || !kept(row) {
-                    continue;
-                }
-                let other = spans_of(merged.value(row)).ok_or_else(|| not_a_value(NAME))?;
-                if let Some(spans) = target.get_mut(group) {
-                    spans.extend(other);
-                }
-            }
-        }
-        _ => return exec_err!("{NAME}(opened_at, resolved_at) takes 2 arguments"),
+        Ok(())
     }
-    Ok(())
 }
 
 /// `ticket_spans(opened_at, resolved_at)`.
@@ -191,7 +147,7 @@ impl AggregateUDFImpl for TicketSpans {
         ))])
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SpansAccumulator::default()))
+        Ok(Box::new(RecordsAccumulator::<Span>::default()))
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
@@ -200,124 +156,7 @@ impl AggregateUDFImpl for TicketSpans {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(SpansGroups::default()))
-    }
-}
-
-/// One group's tickets (an aggregate without GROUP BY).
-#[derive(Debug, Default)]
-struct SpansAccumulator {
-    spans: Vec<Span>,
-}
-
-impl Accumulator for SpansAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let len = values.first().map_or(0, |v| v.len());
-        fold(
-            std::slice::from_mut(&mut self.spans),
-            values,
-            std::iter::repeat_n(0, len),
-            None,
-        )
-    }
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.update_batch(states)
-    }
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.evaluate()?])
-    }
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let array = encode_all(std::slice::from_mut(&mut self.spans));
-        ScalarValue::try_from_array(&array, 0)
-    }
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.spans.capacity() * std::mem::size_of::<Span>()
-    }
-}
-
-/// Every group's tickets, side by side.
-#[derive(Debug, Default)]
-struct SpansGroups {
-    groups: Vec<Vec<Span>>,
-    /// Tickets held, kept up to date rather than summed on every `size()`.
-    spans: usize,
-}
-
-impl SpansGroups {
-    fn add(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, Vec::new);
-        let held = |groups: &[Vec<Span>]| -> usize {
-            group_indices
-                .iter()
-                .filter_map(|&g| groups.get(g))
-                .map(Vec::len)
-                .sum()
-        };
-        let before = held(&self.groups);
-        fold(
-            &mut self.groups,
-            values,
-            group_indices.iter().copied(),
-            filter,
-        )?;
-        // A group twice in the batch counts twice on both sides, so the
-        // difference is still what it grew by.
-        self.spans = (self.spans + held(&self.groups)).saturating_sub(before);
-        Ok(())
-    }
-
-    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
-        let mut taken = emit_to.take_needed(&mut self.groups);
-        self.spans = self.groups.iter().map(Vec::len).sum();
-        encode_all(&mut taken)
-    }
-}
-
-impl GroupsAccumulator for SpansGroups {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.add(values, group_indices, opt_filter, total_num_groups)
-    }
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.add(values, group_indices, None, total_num_groups)
-    }
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(self.emit(emit_to))
-    }
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.emit(emit_to)])
-    }
-    /// Each row as a group of its own: lets DataFusion skip the partial
-    /// aggregation where it does not reduce the rows.
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        let len = values.first().map_or(0, |v| v.len());
-        let mut groups = vec![Vec::new(); len];
-        fold(&mut groups, values, 0..len, opt_filter)?;
-        Ok(vec![encode_all(&mut groups)])
-    }
-    fn size(&self) -> usize {
-        self.groups.capacity() * std::mem::size_of::<Vec<Span>>()
-            + self.spans * std::mem::size_of::<Span>()
+        Ok(Box::new(RecordsGroups::<Span>::default()))
     }
 }
 
@@ -360,10 +199,13 @@ impl OpenAt {
     fn open(&self, bytes: &[u8], t: i64, opened_before: i64) -> Result<(i64, Option<i64>)> {
         let mut count = 0;
         let mut oldest: Option<i64> = None;
-        let spans = spans_of(bytes).ok_or_else(|| not_a_value(self.name()))?;
-        for span in spans.filter(|span| span.open_at(t, opened_before)) {
-            count += 1;
-            oldest = Some(oldest.map_or(span.opened, |o| o.min(span.opened)));
+        let spans = records_of::<Span>(bytes).ok_or_else(|| not_a_value::<Span>(self.name()))?;
+        for span in spans {
+            let span = span.ok_or_else(|| not_a_value::<Span>(self.name()))?;
+            if span.open_at(t, opened_before) {
+                count += 1;
+                oldest = Some(oldest.map_or(span.opened, |o| o.min(span.opened)));
+            }
         }
         Ok((count, oldest))
     }
@@ -425,19 +267,20 @@ impl ScalarUDFImpl for OpenAt {
 
 #[cfg(test)]
 mod tests {
+    use super::super::records::encode;
     use super::*;
 
     fn value(tickets: &[(i64, Option<i64>)]) -> Vec<u8> {
-        let mut groups = vec![
-            tickets
-                .iter()
-                .map(|&(opened, resolved)| Span {
-                    opened,
-                    resolved: resolved.unwrap_or(i64::MAX),
-                })
-                .collect(),
-        ];
-        encode_all(&mut groups).as_binary::<i32>().value(0).to_vec()
+        let mut spans: Vec<Span> = tickets
+            .iter()
+            .map(|&(opened, resolved)| Span {
+                opened,
+                resolved: resolved.unwrap_or(i64::MAX),
+            })
+            .collect();
+        let mut out = Vec::new();
+        encode(&mut spans, &mut out);
+        out
     }
 
     fn open(bytes: &[u8], t: i64, opened_before: i64) -> (i64, Option<i64>) {
