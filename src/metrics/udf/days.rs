@@ -22,15 +22,15 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int64Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
+
+use super::fold::{Fold, FoldAccumulator, FoldGroups};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
+    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
 
@@ -239,7 +239,7 @@ fn fold<C: Cell>(
     groups: impl Iterator<Item = usize>,
     filter: Option<&BooleanArray>,
 ) -> Result<()> {
-    let kept = |row: usize| filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+    let kept = |row: usize| super::fold::kept(filter, row);
     match values.data_type() {
         DataType::Date32 => {
             let days = values.as_primitive::<Date32Type>();
@@ -271,19 +271,31 @@ fn fold<C: Cell>(
     Ok(())
 }
 
-fn encode_all<C: Cell>(spans: &[Span<C>]) -> ArrayRef {
-    let mut builder = BinaryBuilder::with_capacity(spans.len(), spans.len() * (4 + C::BYTES * 2));
-    let mut buffer = Vec::new();
-    for span in spans {
-        if span.cells.is_empty() {
-            builder.append_null();
-        } else {
-            buffer.clear();
-            span.encode(&mut buffer);
-            builder.append_value(&buffer);
-        }
+/// A group's days: DATEs, or the values of the same function to merge.
+impl<C: Cell> Fold for Span<C> {
+    fn fold(
+        target: &mut [Span<C>],
+        values: &[ArrayRef],
+        groups: impl Iterator<Item = usize>,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        let [values] = values else {
+            return exec_err!("{}() takes 1 argument", C::NAME);
+        };
+        fold(target, values, groups, filter)
     }
-    Arc::new(builder.finish())
+
+    fn encode(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.cells.is_empty() {
+            return false;
+        }
+        Span::encode(self, out);
+        true
+    }
+
+    fn heap_bytes(&self) -> usize {
+        Span::heap_bytes(self)
+    }
 }
 
 /// `day_set(day)` or `day_tally(day)`.
@@ -336,9 +348,9 @@ impl AggregateUDFImpl for DayFold {
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(if self.tally {
-            Box::new(FoldAccumulator::<Count>::default())
+            Box::new(FoldAccumulator::<Span<Count>>::default())
         } else {
-            Box::new(FoldAccumulator::<Bits>::default())
+            Box::new(FoldAccumulator::<Span<Bits>>::default())
         })
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -349,142 +361,10 @@ impl AggregateUDFImpl for DayFold {
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(if self.tally {
-            Box::new(FoldGroups::<Count>::default())
+            Box::new(FoldGroups::<Span<Count>>::default())
         } else {
-            Box::new(FoldGroups::<Bits>::default())
+            Box::new(FoldGroups::<Span<Bits>>::default())
         })
-    }
-}
-
-/// One group's fold (an aggregate without GROUP BY, or a window).
-#[derive(Debug, Default)]
-struct FoldAccumulator<C> {
-    span: Span<C>,
-}
-
-impl<C: Cell> Accumulator for FoldAccumulator<C> {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(values) = values.first() else {
-            return exec_err!("{}() takes 1 argument", C::NAME);
-        };
-        fold(
-            std::slice::from_mut(&mut self.span),
-            values,
-            std::iter::repeat_n(0, values.len()),
-            None,
-        )
-    }
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.update_batch(states)
-    }
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.evaluate()?])
-    }
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(if self.span.cells.is_empty() {
-            ScalarValue::Binary(None)
-        } else {
-            let mut bytes = Vec::new();
-            self.span.encode(&mut bytes);
-            ScalarValue::Binary(Some(bytes))
-        })
-    }
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.span.heap_bytes()
-    }
-}
-
-/// Every group's fold, side by side: one span per group, no allocation
-/// per row.
-#[derive(Debug, Default)]
-struct FoldGroups<C> {
-    spans: Vec<Span<C>>,
-    /// The spans' heap bytes, kept up to date rather than summed on every
-    /// `size()` (which DataFusion asks after each batch).
-    heap: usize,
-}
-
-impl<C: Cell> FoldGroups<C> {
-    fn fold(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        let Some(values) = values.first() else {
-            return exec_err!("{}() takes 1 argument", C::NAME);
-        };
-        self.spans.resize_with(total_num_groups, Span::default);
-        let before: usize = group_indices
-            .iter()
-            .filter_map(|&g| self.spans.get(g))
-            .map(Span::heap_bytes)
-            .sum();
-        fold(
-            &mut self.spans,
-            values,
-            group_indices.iter().copied(),
-            filter,
-        )?;
-        let after: usize = group_indices
-            .iter()
-            .filter_map(|&g| self.spans.get(g))
-            .map(Span::heap_bytes)
-            .sum();
-        // A group that appears twice in the batch is counted twice on both
-        // sides, so the difference is still its growth.
-        self.heap = (self.heap + after).saturating_sub(before);
-        Ok(())
-    }
-
-    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
-        let taken = emit_to.take_needed(&mut self.spans);
-        self.heap = self.spans.iter().map(Span::heap_bytes).sum();
-        encode_all(&taken)
-    }
-}
-
-impl<C: Cell> GroupsAccumulator for FoldGroups<C> {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.fold(values, group_indices, opt_filter, total_num_groups)
-    }
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.fold(values, group_indices, None, total_num_groups)
-    }
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(self.emit(emit_to))
-    }
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.emit(emit_to)])
-    }
-    /// Each row as a group of its own: lets DataFusion skip the partial
-    /// aggregation where it does not reduce the rows.
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        let Some(values) = values.first() else {
-            return exec_err!("{}() takes 1 argument", C::NAME);
-        };
-        let mut spans = vec![Span::<C>::default(); values.len()];
-        fold(&mut spans, values, 0..values.len(), opt_filter)?;
-        Ok(vec![encode_all(&spans)])
-    }
-    fn size(&self) -> usize {
-        self.spans.capacity() * std::mem::size_of::<Span<C>>() + self.heap
     }
 }
 

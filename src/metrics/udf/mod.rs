@@ -8,6 +8,7 @@
 
 pub mod days;
 pub mod exact_sum;
+mod fold;
 mod records;
 pub mod revenue;
 pub mod satisfaction;

@@ -40,7 +40,8 @@ use datafusion::logical_expr::{
     ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::records::{Record, RecordsAccumulator, RecordsGroups, not_a_value, records_of};
+use super::fold::{FoldAccumulator, FoldGroups};
+use super::records::{Record, not_a_value, records_of};
 use super::revenue::{MONEY_PRECISION, MONEY_SCALE};
 
 const NAME: &str = "mrr_rows";
@@ -174,7 +175,7 @@ impl AggregateUDFImpl for MrrRows {
         ))])
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RecordsAccumulator::<Row>::default()))
+        Ok(Box::new(FoldAccumulator::<Vec<Row>>::default()))
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
@@ -183,7 +184,7 @@ impl AggregateUDFImpl for MrrRows {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(RecordsGroups::<Row>::default()))
+        Ok(Box::new(FoldGroups::<Vec<Row>>::default()))
     }
 }
 

@@ -35,7 +35,8 @@ use datafusion::logical_expr::{
     ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::records::{Record, RecordsAccumulator, RecordsGroups, not_a_value, records_of};
+use super::fold::{FoldAccumulator, FoldGroups};
+use super::records::{Record, not_a_value, records_of};
 
 const NAME: &str = "ticket_spans";
 
@@ -147,7 +148,7 @@ impl AggregateUDFImpl for TicketSpans {
         ))])
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RecordsAccumulator::<Span>::default()))
+        Ok(Box::new(FoldAccumulator::<Vec<Span>>::default()))
     }
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
         true
@@ -156,7 +157,7 @@ impl AggregateUDFImpl for TicketSpans {
         &self,
         _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(RecordsGroups::<Span>::default()))
+        Ok(Box::new(FoldGroups::<Vec<Span>>::default()))
     }
 }
 

@@ -1,0 +1,177 @@
+//! The accumulators of every aggregate that folds each group's rows into
+//! one BINARY value: `day_set` and `day_tally` (a group's days,
+//! `days.rs`), `mrr_rows` (a client's subscription rows,
+//! `subscriptions.rs`) and `ticket_spans` (a client's tickets,
+//! `tickets.rs`).
+//!
+//! What a group holds, how rows and values are added to it and how it is
+//! written is the [`Fold`] of each; what DataFusion asks of an aggregate
+//! (one group or many, partial states merged, memory accounted without
+//! summing every group after each batch) is written once, here.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, BooleanArray};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+
+/// What one group of a folding aggregate holds.
+pub(super) trait Fold: Default + Clone + Debug + Send + Sync + 'static {
+    /// Adds a batch's rows (the aggregate's argument columns) or values
+    /// (one BINARY column, when merging) to the groups of `target`, row
+    /// `i` to group `groups[i]`, leaving out the rows `filter` drops.
+    fn fold(
+        target: &mut [Self],
+        values: &[ArrayRef],
+        groups: impl Iterator<Item = usize>,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()>;
+
+    /// Writes the group's value to `out`; `false`, writing nothing, for a
+    /// group that saw nothing (its value is NULL).
+    fn encode(&mut self, out: &mut Vec<u8>) -> bool;
+
+    /// The bytes it holds on the heap.
+    fn heap_bytes(&self) -> usize;
+}
+
+/// Whether row `row` is kept by an aggregate's `filter`.
+pub(super) fn kept(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
+/// One value per group.
+fn encode_all<F: Fold>(groups: &mut [F]) -> ArrayRef {
+    let mut builder = BinaryBuilder::with_capacity(groups.len(), groups.len() * 32);
+    let mut buffer = Vec::new();
+    for group in groups.iter_mut() {
+        buffer.clear();
+        if group.encode(&mut buffer) {
+            builder.append_value(&buffer);
+        } else {
+            builder.append_null();
+        }
+    }
+    Arc::new(builder.finish())
+}
+
+/// One group's fold (an aggregate without GROUP BY, or a window).
+#[derive(Debug, Default)]
+pub(super) struct FoldAccumulator<F> {
+    group: F,
+}
+
+impl<F: Fold> Accumulator for FoldAccumulator<F> {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let len = values.first().map_or(0, |v| v.len());
+        F::fold(
+            std::slice::from_mut(&mut self.group),
+            values,
+            std::iter::repeat_n(0, len),
+            None,
+        )
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.update_batch(states)
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mut bytes = Vec::new();
+        Ok(ScalarValue::Binary(
+            self.group.encode(&mut bytes).then_some(bytes),
+        ))
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.group.heap_bytes()
+    }
+}
+
+/// Every group's fold, side by side: one `F` per group, no allocation per
+/// row.
+#[derive(Debug, Default)]
+pub(super) struct FoldGroups<F> {
+    groups: Vec<F>,
+    /// The groups' heap bytes, kept up to date rather than summed on every
+    /// `size()` (which DataFusion asks after each batch).
+    heap: usize,
+}
+
+impl<F: Fold> FoldGroups<F> {
+    fn add(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups.resize_with(total_num_groups, F::default);
+        let held = |groups: &[F]| -> usize {
+            group_indices
+                .iter()
+                .filter_map(|&g| groups.get(g))
+                .map(F::heap_bytes)
+                .sum()
+        };
+        let before = held(&self.groups);
+        F::fold(
+            &mut self.groups,
+            values,
+            group_indices.iter().copied(),
+            filter,
+        )?;
+        // A group that appears twice in the batch is counted twice on both
+        // sides, so the difference is still its growth.
+        self.heap = (self.heap + held(&self.groups)).saturating_sub(before);
+        Ok(())
+    }
+
+    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
+        let mut taken = emit_to.take_needed(&mut self.groups);
+        self.heap = self.groups.iter().map(F::heap_bytes).sum();
+        encode_all(&mut taken)
+    }
+}
+
+impl<F: Fold> GroupsAccumulator for FoldGroups<F> {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.add(values, group_indices, opt_filter, total_num_groups)
+    }
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.add(values, group_indices, None, total_num_groups)
+    }
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        Ok(self.emit(emit_to))
+    }
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.emit(emit_to)])
+    }
+    /// Each row as a group of its own: lets DataFusion skip the partial
+    /// aggregation where it does not reduce the rows.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let len = values.first().map_or(0, |v| v.len());
+        let mut groups = vec![F::default(); len];
+        F::fold(&mut groups, values, 0..len, opt_filter)?;
+        Ok(vec![encode_all(&mut groups)])
+    }
+    fn size(&self) -> usize {
+        self.groups.capacity() * std::mem::size_of::<F>() + self.heap
+    }
+}
