@@ -333,7 +333,7 @@ fn a_profile_says_what_each_query_read() {
     // computed once for the week from the warehouse.
     assert_eq!(shared.len(), 3, "{text}");
     for (table, read_from) in [
-        ("usage_days", "usage_events"),
+        ("user_days", "usage_events"),
         ("client_subscriptions", "subscriptions"),
         ("nps_answer_spans", "survey_responses"),
     ] {

@@ -32,8 +32,7 @@ const RAW_VERSIONS: &[(&str, u32)] = &[
 
 /// Every shared table the latest versions of `RAW_VERSIONS` read.
 const SHARED_TABLES: &[&str] = &[
-    "usage_days",
-    "feature_days",
+    "user_days",
     "client_uses",
     "client_subscriptions",
     "nps_answer_spans",
@@ -192,6 +191,21 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
         .map(|week| week["value"].to_string())
         .collect();
     assert!(values.len() > 6, "{trend}");
+    // Every configured feature has users of its own in the week, and not
+    // all the same share: each feature's days are its own.
+    let adoption = &metric(report, "feature_adoption")["items"];
+    let shares: Vec<f64> = adoption
+        .as_array()
+        .expect("feature items")
+        .iter()
+        .filter_map(|item| item["value"].as_f64())
+        .collect();
+    assert_eq!(shares.len(), 4, "{adoption}");
+    assert!(
+        shares.iter().all(|&share| share > 0.0 && share < 1.0),
+        "{adoption}"
+    );
+    assert!(shares.iter().any(|&share| share != shares[0]), "{adoption}");
     assert!(
         metric(report, "at_risk_clients")["value"]
             .as_f64()
@@ -219,20 +233,17 @@ fn a_broken_shared_table_names_its_file() {
         .arg(project.path().join("warehouse"))
         .args(["--end", END, "--seed", "3"]));
     assert!(output.status.success(), "{}", stderr(&output));
-    let shared = queries.join("shared/usage_days.sql");
+    let shared = queries.join("shared/user_days.sql");
     let original = std::fs::read_to_string(&shared).expect("read");
     // A changed shared table is a new version of the metrics that use it
-    // (stickiness v3 and v4 and feature_adoption v3 and v4 here): publish them
-    // again, as a data team would.
+    // (stickiness v5 and feature_adoption v5 here): publish them again, as
+    // a data team would.
     let lock = queries.join("queries.lock");
     let published: String = std::fs::read_to_string(&lock)
         .expect("lock")
         .lines()
         .filter(|line| {
-            !line.starts_with("stickiness 3 ")
-                && !line.starts_with("stickiness 4 ")
-                && !line.starts_with("feature_adoption 3 ")
-                && !line.starts_with("feature_adoption 4 ")
+            !line.starts_with("stickiness 5 ") && !line.starts_with("feature_adoption 5 ")
         })
         .map(|line| format!("{line}\n"))
         .collect();
@@ -245,34 +256,37 @@ fn a_broken_shared_table_names_its_file() {
     // Without client_id, no segment could take its clients' rows.
     let output = edit(
         original
-            .replace("SELECT client_id, user_id,", "SELECT user_id,")
+            .replace(
+                "        client_id,\n        user_id,\n",
+                "        user_id,\n",
+            )
             .replace("GROUP BY client_id, user_id", "GROUP BY user_id"),
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run(&mut project.command(&["check"]));
-    assert_clean_failure(&output, 2, &["shared/usage_days.sql", "`client_id`"]);
+    assert_clean_failure(&output, 2, &["shared/user_days.sql", "`client_id`"]);
     let output = run(&mut project.command(&["run", "--period", "2026-W46", "--dry-run"]));
-    assert_clean_failure(&output, 2, &["shared/usage_days.sql", "`client_id`"]);
+    assert_clean_failure(&output, 2, &["shared/user_days.sql", "`client_id`"]);
 
     // A shared table is one CTE named after its file.
-    let output = edit(original.replace("usage_days AS (", "user_days AS ("));
+    let output = edit(original.replace("user_days AS (", "days_of_users AS ("));
     assert_clean_failure(
         &output,
         2,
-        &["shared/usage_days.sql", "one CTE named after its file"],
+        &["shared/user_days.sql", "one CTE named after its file"],
     );
     let output = run(&mut project.command(&["check"]));
     assert_clean_failure(
         &output,
         2,
-        &["shared/usage_days.sql", "one CTE named after its file"],
+        &["shared/user_days.sql", "one CTE named after its file"],
     );
 
     // An error in its SQL names it, and nothing is written.
     let output = edit(original.replace("day_set(local_date(occurred_at))", "day_set(occurred)"));
     assert!(output.status.success(), "{}", stderr(&output));
     let output = run(&mut project.command(&["run", "--period", "2026-W46", "--dry-run"]));
-    assert_clean_failure(&output, 2, &["shared/usage_days.sql", "occurred"]);
+    assert_clean_failure(&output, 2, &["shared/user_days.sql", "occurred"]);
     assert!(!project.out().join("2026-W46/report.json").exists());
 }
 

@@ -11,6 +11,13 @@
 //!   as BINARY.
 //! - `tally_in(tally, from, to)`: the rows counted on the days of
 //!   `[from, to)`.
+//! - `day_sets_by(key, day)` (aggregate, a string key and a DATE in): a
+//!   day set per key, all in one BINARY value (a user's days per feature,
+//!   in one row per user rather than a row per user and feature); over
+//!   such values, their union key by key. NULL keys are ignored.
+//! - `day_set_of(sets, key)`: the day set of the key named `key` in a
+//!   `day_sets_by` value, as `day_set` makes one, for `days_in`; NULL when
+//!   it has none.
 //!
 //! NULL days are ignored; a group with none gives NULL, and `days_in` or
 //! `tally_in` of NULL is NULL. The bytes are a plain little-endian layout
@@ -22,7 +29,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array};
+use datafusion::arrow::array::{
+    Array, ArrayAccessor, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int64Array,
+    PrimitiveArray,
+};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 
@@ -273,8 +283,11 @@ fn fold<C: Cell>(
 
 /// A group's days: DATEs, or the values of the same function to merge.
 impl<C: Cell> Fold for Span<C> {
+    type Shared = ();
+
     fn fold(
         target: &mut [Span<C>],
+        _shared: &mut (),
         values: &[ArrayRef],
         groups: impl Iterator<Item = usize>,
         filter: Option<&BooleanArray>,
@@ -285,7 +298,7 @@ impl<C: Cell> Fold for Span<C> {
         fold(target, values, groups, filter)
     }
 
-    fn encode(&mut self, out: &mut Vec<u8>) -> bool {
+    fn encode(&mut self, _shared: &(), out: &mut Vec<u8>) -> bool {
         if self.cells.is_empty() {
             return false;
         }
@@ -439,6 +452,418 @@ impl ScalarUDFImpl for CountIn {
     }
 }
 
+/// `day_sets_by`'s name, for errors.
+const KEYED_NAME: &str = "day_sets_by";
+/// The most keys one accumulator may see: keys are names from a short
+/// list (the configured features); thousands would make every group's
+/// value huge, so it is an error instead.
+const MAX_KEYS: usize = 1024;
+
+/// The keys an accumulator of `day_sets_by` has seen, in the order seen:
+/// a group holds a key's set at the key's place here, not its name.
+#[derive(Debug, Default)]
+pub(super) struct KeyNames(Vec<Box<str>>);
+
+impl KeyNames {
+    /// The place of `key`, added if new.
+    fn place(&mut self, key: &str) -> Result<usize> {
+        if let Some(place) = self.0.iter().position(|known| known.as_ref() == key) {
+            return Ok(place);
+        }
+        if self.0.len() >= MAX_KEYS {
+            return exec_err!("{KEYED_NAME}(): more than {MAX_KEYS} keys");
+        }
+        if u16::try_from(key.len()).is_err() {
+            return exec_err!("{KEYED_NAME}(): a key is longer than {} bytes", u16::MAX);
+        }
+        self.0.push(key.into());
+        Ok(self.0.len() - 1)
+    }
+}
+
+/// A group's day sets, one per key (`day_sets_by`), as one block of
+/// bitmaps over a common span of cells: the set of the key at place `k`
+/// of the accumulator's [`KeyNames`] is `cells[k * width ..][.. width]`,
+/// from cell index `first` on. One allocation per group, whatever its
+/// number of keys, and no name in it: the fold touches 100 M rows, and
+/// every pointer a row follows is a likely cache miss.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct KeyedSets {
+    first: i64,
+    width: usize,
+    cells: Vec<u64>,
+}
+
+/// A written value: the first cell index, the cells per key, each key's
+/// name in name order and the cells, key by key in the same order.
+struct Written<'a> {
+    first: i64,
+    width: usize,
+    names: Vec<&'a str>,
+    cells: &'a [u8],
+}
+
+impl KeyedSets {
+    fn keys(&self) -> usize {
+        self.cells.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    /// ORs `bits` into cell `index` of the set at `place`, growing the
+    /// span or the places as needed.
+    fn add(&mut self, place: usize, index: i64, bits: u64) -> Result<()> {
+        if self.width == 0 {
+            self.first = index;
+            self.width = 1;
+        }
+        let last = self.first + self.width as i64 - 1;
+        if index < self.first || index > last {
+            let (low, high) = (self.first.min(index), last.max(index));
+            if (high - low + 1) * Bits::DAYS > MAX_SPAN_DAYS {
+                return exec_err!(
+                    "{KEYED_NAME}(): the days of one group span more than {MAX_SPAN_DAYS} days"
+                );
+            }
+            let width = usize::try_from(high - low + 1).unwrap_or(0);
+            let shift = usize::try_from(self.first - low).unwrap_or(0);
+            let mut cells = vec![0; self.keys() * width];
+            for (row, old) in self.cells.chunks(self.width).enumerate() {
+                let at = row * width + shift;
+                if let Some(target) = cells.get_mut(at..at + old.len()) {
+                    target.copy_from_slice(old);
+                }
+            }
+            self.first = low;
+            self.width = width;
+            self.cells = cells;
+        }
+        if place >= self.keys() {
+            self.cells.resize((place + 1) * self.width, 0);
+        }
+        let at = place * self.width + usize::try_from(index - self.first).unwrap_or(0);
+        match self.cells.get_mut(at) {
+            Some(cell) => {
+                *cell |= bits;
+                Ok(())
+            }
+            None => exec_err!("{KEYED_NAME}(): a day fell outside its own span"),
+        }
+    }
+
+    /// Adds a batch's (key, day) rows to the groups of `target`.
+    fn fold_rows<'a>(
+        target: &mut [KeyedSets],
+        names: &mut KeyNames,
+        keys: impl ArrayAccessor<Item = &'a str>,
+        days: &PrimitiveArray<Date32Type>,
+        groups: impl Iterator<Item = usize>,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        // Rows of one key often come together: look the last one up once.
+        let mut last: Option<(&str, usize)> = None;
+        for (row, group) in groups.enumerate() {
+            if keys.is_null(row) || days.is_null(row) || !super::fold::kept(filter, row) {
+                continue;
+            }
+            let key = keys.value(row);
+            let place = match last {
+                Some((known, place)) if known == key => place,
+                _ => {
+                    let place = names.place(key)?;
+                    last = Some((key, place));
+                    place
+                }
+            };
+            let (index, Bits(bits)) = Bits::locate(days.value(row));
+            if let Some(sets) = target.get_mut(group) {
+                sets.add(place, index, bits)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a written value; `None` for bytes that are not one.
+    fn read(bytes: &[u8]) -> Option<Written<'_>> {
+        let (first, rest) = bytes.split_first_chunk::<4>()?;
+        let (width, rest) = rest.split_first_chunk::<4>()?;
+        let (keys, mut rest) = rest.split_first_chunk::<4>()?;
+        let width = usize::try_from(u32::from_le_bytes(*width)).ok()?;
+        let keys = usize::try_from(u32::from_le_bytes(*keys)).ok()?;
+        if width == 0 || keys == 0 || keys > MAX_KEYS {
+            return None;
+        }
+        let mut names = Vec::with_capacity(keys);
+        for _ in 0..keys {
+            let (len, after) = rest.split_first_chunk::<2>()?;
+            let (name, after) = after.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
+            names.push(std::str::from_utf8(name).ok()?);
+            rest = after;
+        }
+        let expected = width.checked_mul(keys)?.checked_mul(Bits::BYTES)?;
+        if rest.len() != expected {
+            return None;
+        }
+        Some(Written {
+            first: i64::from(i32::from_le_bytes(*first)),
+            width,
+            names,
+            cells: rest,
+        })
+    }
+
+    /// Key `key`'s set in a written value, as `day_set` writes one (its
+    /// empty cells at either end left out); `Ok(false)`, writing nothing,
+    /// when the key has no day; `Err` for bytes that are not such a value.
+    fn set_of(bytes: &[u8], key: &str, out: &mut Vec<u8>) -> std::result::Result<bool, ()> {
+        let written = Self::read(bytes).ok_or(())?;
+        let Some(at) = written.names.iter().position(|name| *name == key) else {
+            return Ok(false);
+        };
+        let row = written.width * Bits::BYTES;
+        let own = written.cells.get(at * row..(at + 1) * row).ok_or(())?;
+        let words: Vec<&[u8]> = own.chunks(Bits::BYTES).collect();
+        let used = |word: &&[u8]| word.iter().any(|&byte| byte != 0);
+        let (Some(low), Some(high)) = (words.iter().position(used), words.iter().rposition(used))
+        else {
+            return Ok(false);
+        };
+        out.extend_from_slice(&((written.first + low as i64) as i32).to_le_bytes());
+        for word in &words[low..=high] {
+            out.extend_from_slice(word);
+        }
+        Ok(true)
+    }
+}
+
+fn not_keyed_sets(function: &str) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Execution(format!(
+        "{function}(): a value is not one {KEYED_NAME} made"
+    ))
+}
+
+/// A group's day sets by key: (key, DATE) rows, or the values of the same
+/// function to merge.
+impl Fold for KeyedSets {
+    type Shared = KeyNames;
+
+    fn fold(
+        target: &mut [KeyedSets],
+        names: &mut KeyNames,
+        values: &[ArrayRef],
+        groups: impl Iterator<Item = usize>,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        match values {
+            [keys, days] => {
+                let Some(days) = days.as_primitive_opt::<Date32Type>() else {
+                    return exec_err!("{KEYED_NAME}(key, day) takes a DATE day");
+                };
+                match keys.data_type() {
+                    DataType::Utf8View => {
+                        let keys = keys.as_string_view();
+                        Self::fold_rows(target, names, keys, days, groups, filter)
+                    }
+                    DataType::Utf8 => {
+                        let keys = keys.as_string::<i32>();
+                        Self::fold_rows(target, names, keys, days, groups, filter)
+                    }
+                    DataType::LargeUtf8 => {
+                        let keys = keys.as_string::<i64>();
+                        Self::fold_rows(target, names, keys, days, groups, filter)
+                    }
+                    other => exec_err!("{KEYED_NAME}(key, day) takes a string key, not {other}"),
+                }
+            }
+            [merged] => {
+                let Some(bytes) = merged.as_binary_opt::<i32>() else {
+                    return exec_err!("{KEYED_NAME}() merges BINARY values");
+                };
+                for (row, group) in groups.enumerate() {
+                    if bytes.is_null(row) || !super::fold::kept(filter, row) {
+                        continue;
+                    }
+                    let Some(sets) = target.get_mut(group) else {
+                        continue;
+                    };
+                    let written = KeyedSets::read(bytes.value(row))
+                        .ok_or_else(|| not_keyed_sets(KEYED_NAME))?;
+                    let places = written
+                        .names
+                        .iter()
+                        .map(|name| names.place(name))
+                        .collect::<Result<Vec<usize>>>()?;
+                    for (at, cell) in written.cells.chunks(Bits::BYTES).enumerate() {
+                        let Some(Bits(bits)) = Bits::read(cell) else {
+                            return Err(not_keyed_sets(KEYED_NAME));
+                        };
+                        let Some(&place) = places.get(at / written.width) else {
+                            return Err(not_keyed_sets(KEYED_NAME));
+                        };
+                        if bits != 0 {
+                            sets.add(place, written.first + (at % written.width) as i64, bits)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => exec_err!("{KEYED_NAME}(key, day) takes 2 arguments"),
+        }
+    }
+
+    /// The layout: the first cell index as an `i32`; the cells per key
+    /// and the keys as `u32`s; each key's name (its length as a `u16`,
+    /// then its UTF-8 bytes) in name order; then each key's cells in the
+    /// same order. Only keys with a day are written, so the value is the
+    /// same whatever order the rows (and so the keys) arrived in.
+    fn encode(&mut self, names: &KeyNames, out: &mut Vec<u8>) -> bool {
+        let mut written: Vec<(&str, &[u64])> = self
+            .cells
+            .chunks(self.width.max(1))
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|&cell| cell != 0))
+            .filter_map(|(place, row)| Some((names.0.get(place)?.as_ref(), row)))
+            .collect();
+        if written.is_empty() {
+            return false;
+        }
+        written.sort_unstable_by_key(|(name, _)| *name);
+        out.extend_from_slice(&(self.first as i32).to_le_bytes());
+        out.extend_from_slice(&(self.width as u32).to_le_bytes());
+        out.extend_from_slice(&(written.len() as u32).to_le_bytes());
+        for (name, _) in &written {
+            // KeyNames::place refused names longer than a u16.
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+        }
+        for (_, row) in &written {
+            for cell in *row {
+                out.extend_from_slice(&cell.to_le_bytes());
+            }
+        }
+        true
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
+/// `day_sets_by(key, day)`: a day set per key; over its values, their
+/// union key by key.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DaySetsBy {
+    signature: Signature,
+}
+
+/// The string types a key may be.
+const KEY_TYPES: [DataType; 3] = [DataType::Utf8, DataType::Utf8View, DataType::LargeUtf8];
+
+impl Default for DaySetsBy {
+    fn default() -> Self {
+        let by_key = KEY_TYPES
+            .into_iter()
+            .map(|key| TypeSignature::Exact(vec![key, DataType::Date32]));
+        DaySetsBy {
+            signature: Signature::one_of(
+                by_key
+                    .chain([TypeSignature::Exact(vec![DataType::Binary])])
+                    .collect(),
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl AggregateUDFImpl for DaySetsBy {
+    fn name(&self) -> &str {
+        KEYED_NAME
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, self.name()),
+            DataType::Binary,
+            true,
+        ))])
+    }
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(FoldAccumulator::<KeyedSets>::default()))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(FoldGroups::<KeyedSets>::default()))
+    }
+}
+
+/// `day_set_of(sets, key)`: the day set of the key named `key` in a
+/// `day_sets_by` value, NULL when it has no day.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DaySetOf {
+    signature: Signature,
+}
+
+impl Default for DaySetOf {
+    fn default() -> Self {
+        let by_key = KEY_TYPES
+            .into_iter()
+            .map(|key| TypeSignature::Exact(vec![DataType::Binary, key]))
+            .collect();
+        DaySetOf {
+            signature: Signature::one_of(by_key, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for DaySetOf {
+    fn name(&self) -> &str {
+        "day_set_of"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [sets, keys] = arrays.as_slice() else {
+            return exec_err!("day_set_of(sets, key) takes 2 arguments");
+        };
+        let Some(sets) = sets.as_binary_opt::<i32>() else {
+            return exec_err!("day_set_of(sets, key) takes BINARY sets");
+        };
+        // Every string type, as one: keys are a handful of short names.
+        let keys = datafusion::arrow::compute::cast(keys, &DataType::Utf8)?;
+        let Some(keys) = keys.as_string_opt::<i32>() else {
+            return exec_err!("day_set_of(sets, key) takes a string key");
+        };
+        let mut out = BinaryBuilder::with_capacity(sets.len(), sets.len() * 28);
+        let mut set = Vec::new();
+        for row in 0..sets.len() {
+            set.clear();
+            let found = !sets.is_null(row)
+                && !keys.is_null(row)
+                && KeyedSets::set_of(sets.value(row), keys.value(row), &mut set)
+                    .map_err(|()| not_keyed_sets(self.name()))?;
+            if found {
+                out.append_value(&set);
+            } else {
+                out.append_null();
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +932,102 @@ mod tests {
         let mut t = span::<Count>(&[1, 1]);
         t.merge(&span::<Count>(&[1, 4])).unwrap();
         assert_eq!(t, span::<Count>(&[1, 1, 1, 4]));
+    }
+
+    /// The value of `rows` (key, day), folded in one batch.
+    fn encoded(rows: &[(&str, i32)]) -> Vec<u8> {
+        let keys: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(
+            rows.iter().map(|(key, _)| *key).collect::<Vec<_>>(),
+        ));
+        let days: ArrayRef = Arc::new(datafusion::arrow::array::Date32Array::from(
+            rows.iter().map(|(_, day)| *day).collect::<Vec<_>>(),
+        ));
+        let mut groups = vec![KeyedSets::default()];
+        let mut names = KeyNames::default();
+        KeyedSets::fold(
+            &mut groups,
+            &mut names,
+            &[keys, days],
+            std::iter::repeat_n(0, rows.len()),
+            None,
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        assert!(groups[0].encode(&names, &mut bytes));
+        bytes
+    }
+
+    /// Key `key`'s days in `[from, to)`, through `day_set_of`'s bytes;
+    /// `None` when it has none.
+    fn key_days(bytes: &[u8], key: &str, from: i64, to: i64) -> Option<i64> {
+        let mut set = Vec::new();
+        KeyedSets::set_of(bytes, key, &mut set)
+            .unwrap()
+            .then(|| Span::<Bits>::count_bytes(&set, from, to).unwrap())
+    }
+
+    #[test]
+    fn keyed_sets_hold_each_keys_days_whatever_the_order() {
+        // Two keys, days either side of 0 and of a word boundary, one
+        // repeated, one far later.
+        let rows = [
+            ("api", 3),
+            ("alerts", 3),
+            ("api", 70),
+            ("api", 3),
+            ("alerts", -5),
+            ("api", 300),
+        ];
+        let mut reversed = rows;
+        reversed.reverse();
+        let bytes = encoded(&rows);
+        assert_eq!(bytes, encoded(&reversed));
+        assert_eq!(key_days(&bytes, "alerts", -1000, 1000), Some(2));
+        assert_eq!(key_days(&bytes, "alerts", 0, 64), Some(1));
+        assert_eq!(key_days(&bytes, "api", -1000, 1000), Some(3));
+        assert_eq!(key_days(&bytes, "api", 64, 300), Some(1));
+        assert_eq!(key_days(&bytes, "reports", -1000, 1000), None);
+        // A key's set is the set day_set makes of its days.
+        let mut set = Vec::new();
+        assert!(KeyedSets::set_of(&bytes, "api", &mut set).unwrap());
+        let mut alone = Vec::new();
+        span::<Bits>(&[3, 70, 300]).encode(&mut alone);
+        assert_eq!(set, alone);
+        // Merging two halves, whose accumulators saw the keys in other
+        // orders, gives the value of all the rows.
+        let halves: ArrayRef = Arc::new(BinaryArray::from(vec![
+            encoded(&rows[3..]).as_slice(),
+            encoded(&rows[..3]).as_slice(),
+        ]));
+        let mut merged = vec![KeyedSets::default()];
+        let mut names = KeyNames::default();
+        KeyedSets::fold(&mut merged, &mut names, &[halves], [0, 0].into_iter(), None).unwrap();
+        let mut again = Vec::new();
+        assert!(merged[0].encode(&names, &mut again));
+        assert_eq!(again, bytes);
+        // A group without rows is NULL.
+        assert!(!KeyedSets::default().encode(&KeyNames::default(), &mut Vec::new()));
+    }
+
+    #[test]
+    fn keyed_sets_refuse_what_they_cannot_hold_or_read() {
+        let mut names = KeyNames::default();
+        for key in 0..MAX_KEYS {
+            names.place(&key.to_string()).unwrap();
+        }
+        assert!(names.place("one too many").is_err());
+        assert!(names.place("7").is_ok());
+        let mut sets = KeyedSets::default();
+        assert!(sets.add(0, 0, 1).is_ok());
+        assert!(sets.add(0, 80_000 / 64, 1).is_err());
+        let bytes = encoded(&[("a", 1), ("b", 100)]);
+        for cut in 0..bytes.len() {
+            assert!(
+                KeyedSets::set_of(&bytes[..cut], "a", &mut Vec::new()).is_err(),
+                "{cut}"
+            );
+        }
+        assert!(KeyedSets::set_of(&bytes, "b", &mut Vec::new()).unwrap());
     }
 
     #[test]

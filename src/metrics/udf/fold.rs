@@ -12,17 +12,24 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, BooleanArray};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, BooleanBufferBuilder};
+use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
 /// What one group of a folding aggregate holds.
 pub(super) trait Fold: Default + Clone + Debug + Send + Sync + 'static {
+    /// What an accumulator keeps once for all its groups (`day_sets_by`'s
+    /// key names, so that a group holds a small number per key, not the
+    /// name); `()` for a fold that needs nothing.
+    type Shared: Default + Debug + Send + Sync + 'static;
+
     /// Adds a batch's rows (the aggregate's argument columns) or values
     /// (one BINARY column, when merging) to the groups of `target`, row
     /// `i` to group `groups[i]`, leaving out the rows `filter` drops.
     fn fold(
         target: &mut [Self],
+        shared: &mut Self::Shared,
         values: &[ArrayRef],
         groups: impl Iterator<Item = usize>,
         filter: Option<&BooleanArray>,
@@ -30,7 +37,7 @@ pub(super) trait Fold: Default + Clone + Debug + Send + Sync + 'static {
 
     /// Writes the group's value to `out`; `false`, writing nothing, for a
     /// group that saw nothing (its value is NULL).
-    fn encode(&mut self, out: &mut Vec<u8>) -> bool;
+    fn encode(&mut self, shared: &Self::Shared, out: &mut Vec<u8>) -> bool;
 
     /// The bytes it holds on the heap.
     fn heap_bytes(&self) -> usize;
@@ -41,25 +48,36 @@ pub(super) fn kept(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
 
-/// One value per group.
-fn encode_all<F: Fold>(groups: &mut [F]) -> ArrayRef {
-    let mut builder = BinaryBuilder::with_capacity(groups.len(), groups.len() * 32);
-    let mut buffer = Vec::new();
+/// One value per group, in buffers no larger than the values: a shared
+/// table holds these for the whole run, and a builder's doubling would
+/// leave up to half of each buffer empty.
+fn encode_all<F: Fold>(groups: &mut [F], shared: &F::Shared) -> Result<ArrayRef> {
+    let mut offsets: Vec<i32> = Vec::with_capacity(groups.len() + 1);
+    let mut valid = BooleanBufferBuilder::new(groups.len());
+    let mut values = Vec::new();
+    offsets.push(0);
     for group in groups.iter_mut() {
-        buffer.clear();
-        if group.encode(&mut buffer) {
-            builder.append_value(&buffer);
-        } else {
-            builder.append_null();
-        }
+        valid.append(group.encode(shared, &mut values));
+        let Ok(end) = i32::try_from(values.len()) else {
+            return exec_err!("the values of one batch of groups pass 2 GiB");
+        };
+        offsets.push(end);
     }
-    Arc::new(builder.finish())
+    values.shrink_to_fit();
+    let nulls = Some(NullBuffer::new(valid.finish())).filter(|nulls| nulls.null_count() > 0);
+    let array = BinaryArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(values),
+        nulls,
+    )?;
+    Ok(Arc::new(array))
 }
 
 /// One group's fold (an aggregate without GROUP BY, or a window).
 #[derive(Debug, Default)]
-pub(super) struct FoldAccumulator<F> {
+pub(super) struct FoldAccumulator<F: Fold> {
     group: F,
+    shared: F::Shared,
 }
 
 impl<F: Fold> Accumulator for FoldAccumulator<F> {
@@ -67,6 +85,7 @@ impl<F: Fold> Accumulator for FoldAccumulator<F> {
         let len = values.first().map_or(0, |v| v.len());
         F::fold(
             std::slice::from_mut(&mut self.group),
+            &mut self.shared,
             values,
             std::iter::repeat_n(0, len),
             None,
@@ -81,7 +100,7 @@ impl<F: Fold> Accumulator for FoldAccumulator<F> {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         let mut bytes = Vec::new();
         Ok(ScalarValue::Binary(
-            self.group.encode(&mut bytes).then_some(bytes),
+            self.group.encode(&self.shared, &mut bytes).then_some(bytes),
         ))
     }
     fn size(&self) -> usize {
@@ -92,8 +111,9 @@ impl<F: Fold> Accumulator for FoldAccumulator<F> {
 /// Every group's fold, side by side: one `F` per group, no allocation per
 /// row.
 #[derive(Debug, Default)]
-pub(super) struct FoldGroups<F> {
+pub(super) struct FoldGroups<F: Fold> {
     groups: Vec<F>,
+    shared: F::Shared,
     /// The groups' heap bytes, kept up to date rather than summed on every
     /// `size()` (which DataFusion asks after each batch).
     heap: usize,
@@ -118,6 +138,7 @@ impl<F: Fold> FoldGroups<F> {
         let before = held(&self.groups);
         F::fold(
             &mut self.groups,
+            &mut self.shared,
             values,
             group_indices.iter().copied(),
             filter,
@@ -128,10 +149,10 @@ impl<F: Fold> FoldGroups<F> {
         Ok(())
     }
 
-    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
+    fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let mut taken = emit_to.take_needed(&mut self.groups);
         self.heap = self.groups.iter().map(F::heap_bytes).sum();
-        encode_all(&mut taken)
+        encode_all(&mut taken, &self.shared)
     }
 }
 
@@ -154,10 +175,10 @@ impl<F: Fold> GroupsAccumulator for FoldGroups<F> {
         self.add(values, group_indices, None, total_num_groups)
     }
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        Ok(self.emit(emit_to))
+        self.emit(emit_to)
     }
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![self.emit(emit_to)])
+        Ok(vec![self.emit(emit_to)?])
     }
     /// Each row as a group of its own: lets DataFusion skip the partial
     /// aggregation where it does not reduce the rows.
@@ -168,8 +189,9 @@ impl<F: Fold> GroupsAccumulator for FoldGroups<F> {
     ) -> Result<Vec<ArrayRef>> {
         let len = values.first().map_or(0, |v| v.len());
         let mut groups = vec![F::default(); len];
-        F::fold(&mut groups, values, 0..len, opt_filter)?;
-        Ok(vec![encode_all(&mut groups)])
+        let mut shared = F::Shared::default();
+        F::fold(&mut groups, &mut shared, values, 0..len, opt_filter)?;
+        Ok(vec![encode_all(&mut groups, &shared)?])
     }
     fn size(&self) -> usize {
         self.groups.capacity() * std::mem::size_of::<F>() + self.heap

@@ -67,6 +67,7 @@ fn settings_free_scalars() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(days::CountIn::days()),
         ScalarUDF::from(days::CountIn::tally()),
+        ScalarUDF::from(days::DaySetOf::default()),
         ScalarUDF::from(satisfaction::CsatSatisfied::default()),
         ScalarUDF::from(revenue::MonthlyMrr::default()),
         ScalarUDF::from(time::AddDays::default()),
@@ -88,6 +89,7 @@ fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::from(satisfaction::NpsScore::default()),
         AggregateUDF::from(days::DayFold::set()),
         AggregateUDF::from(days::DayFold::tally()),
+        AggregateUDF::from(days::DaySetsBy::default()),
         AggregateUDF::from(satisfaction::NpsMargin::default()),
         AggregateUDF::from(statistics::PercentileExact::default()),
         AggregateUDF::from(subscriptions::MrrRows::default()),

@@ -63,10 +63,13 @@ pub(super) fn encode<R: Record>(records: &mut [R], out: &mut Vec<u8>) {
 
 /// A group's records, in the order they arrived until written.
 impl<R: Record> Fold for Vec<R> {
+    type Shared = ();
+
     /// Adds a batch's rows (the aggregate's argument columns) or values
     /// (one BINARY column, when merging) to the groups of `target`.
     fn fold(
         target: &mut [Vec<R>],
+        _shared: &mut (),
         values: &[ArrayRef],
         groups: impl Iterator<Item = usize>,
         filter: Option<&BooleanArray>,
@@ -91,7 +94,7 @@ impl<R: Record> Fold for Vec<R> {
         }
     }
 
-    fn encode(&mut self, out: &mut Vec<u8>) -> bool {
+    fn encode(&mut self, _shared: &(), out: &mut Vec<u8>) -> bool {
         if self.is_empty() {
             return false;
         }

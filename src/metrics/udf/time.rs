@@ -146,19 +146,24 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// lookup was a tenth of a run's time at scale 1600): where the offset is
 /// the same at the UTC day's first and last microsecond, the day holds no
 /// change of offset and every instant of it is shifted by that offset;
-/// on a day with a change, each instant is looked up.
+/// on a day with a change, each instant is looked up. The days are kept
+/// in a small table, not only the last one: the events of a batch are in
+/// no order of time, and a run reads a few months of days.
 struct LocalDays {
     timezone: Tz,
-    /// The UTC day last seen, and its offset in microseconds when the
-    /// offset holds all day.
-    cached: Option<(i64, Option<i64>)>,
+    /// For each UTC day seen, at its place `day mod CACHED_DAYS`: the day,
+    /// and its offset in microseconds when the offset holds all day.
+    cached: Box<[Option<(i64, Option<i64>)>; CACHED_DAYS]>,
 }
+
+/// How many UTC days [`LocalDays`] keeps: more than a run's trend reads.
+const CACHED_DAYS: usize = 512;
 
 impl LocalDays {
     fn new(timezone: Tz) -> Self {
         LocalDays {
             timezone,
-            cached: None,
+            cached: Box::new([None; CACHED_DAYS]),
         }
     }
 
@@ -166,7 +171,8 @@ impl LocalDays {
     /// chrono's range.
     fn of(&mut self, micros: i64) -> Option<i32> {
         let utc_day = micros.div_euclid(MICROS_PER_DAY);
-        let offset = match self.cached {
+        let place = utc_day.rem_euclid(CACHED_DAYS as i64) as usize;
+        let offset = match self.cached.get(place).copied().flatten() {
             Some((day, offset)) if day == utc_day => offset,
             _ => {
                 let first = self.offset_at(utc_day.checked_mul(MICROS_PER_DAY)?)?;
@@ -177,7 +183,9 @@ impl LocalDays {
                         .checked_sub(1)?,
                 )?;
                 let offset = (first == last).then_some(first);
-                self.cached = Some((utc_day, offset));
+                if let Some(slot) = self.cached.get_mut(place) {
+                    *slot = Some((utc_day, offset));
+                }
                 offset
             }
         };
