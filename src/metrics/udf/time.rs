@@ -153,8 +153,11 @@ struct LocalDays {
     timezone: Tz,
     /// For each UTC day seen, at its place `day mod CACHED_DAYS`: the day,
     /// and its offset in microseconds when the offset holds all day.
-    cached: Box<[Option<(i64, Option<i64>)>; CACHED_DAYS]>,
+    cached: Box<[CachedDay; CACHED_DAYS]>,
 }
+
+/// A UTC day, and its offset in microseconds when it holds all day.
+type CachedDay = Option<(i64, Option<i64>)>;
 
 /// How many UTC days [`LocalDays`] keeps: more than a run's trend reads.
 const CACHED_DAYS: usize = 512;
