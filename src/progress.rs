@@ -44,9 +44,15 @@ pub struct QueryCost {
     pub ran_again_alone: bool,
     /// For a shared table (scope `shared`): the bytes it holds in memory
     /// for the week, or `null` when it did not fit in its share of
-    /// `engine.memory_limit` and its metrics compute it inline.
+    /// `engine.memory_limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_bytes: Option<Option<u64>>,
+    /// For a shared table that did not fit in memory: the bytes of the
+    /// file it was written to in the spill folder, where its metrics read
+    /// it; `null` when it is not on disk either and its metrics compute
+    /// it inline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_disk_bytes: Option<Option<u64>>,
 }
 
 /// Tells no one: for tests and library callers.

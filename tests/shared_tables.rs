@@ -291,7 +291,7 @@ fn a_broken_shared_table_names_its_file() {
 }
 
 #[test]
-fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
+fn a_shared_table_that_does_not_fit_goes_to_disk_or_inline_with_the_same_figures() {
     use clientpulse::catalog::Warehouse;
     use clientpulse::inputs::{Inputs, Overrides, Purpose};
     use clientpulse::metrics::{self, series};
@@ -315,8 +315,18 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
     let settings = inputs.config.query_settings();
     let udf_settings = inputs.config.udf_settings();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // The spill folder, where a shared table too large for memory goes.
+    let spill = dir.path().join("spill");
+    let mut engine = inputs.config.engine.clone();
+    engine.spill_dir = Some(spill.clone());
+    let files_in_spill = || -> Vec<std::path::PathBuf> {
+        walk(&spill)
+            .into_iter()
+            .filter(|path| path.is_file())
+            .collect()
+    };
     runtime.block_on(async {
-        let ctx = metrics::new_session(&udf_settings, &inputs.config.engine).expect("session");
+        let ctx = metrics::new_session(&udf_settings, &engine).expect("session");
         let opened = Warehouse::open(&ctx, &warehouse.display().to_string(), &inputs.config.s3)
             .expect("open");
         let needed = metrics::tables_needed(
@@ -331,9 +341,11 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
             .expect("register");
         let period = Period::parse("2026-W44", inputs.config.reporting.timezone).expect("week");
         let mut figures = Vec::new();
-        // Room for every shared table, then for none: the tables of the
-        // first pass must not linger into the second.
-        for room in [usize::MAX, 0] {
+        // Room for every shared table in memory, then for none (each goes
+        // to the spill folder), then none at all (a cluster run: each is
+        // computed inline): the tables of one pass must not linger into
+        // the next.
+        for room in [usize::MAX, 1, 0] {
             let held =
                 series::materialise(&ctx, &inputs.selected, &period, &settings, room, &Silent)
                     .await
@@ -342,11 +354,28 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
                 .iter()
                 .filter(|name| ctx.table_exist(**name).unwrap_or(false))
                 .count();
-            if room == 0 {
-                assert_eq!((held, registered), (0, 0));
-            } else {
-                assert!(held > 0);
-                assert_eq!(registered, SHARED_TABLES.len());
+            match room {
+                0 => {
+                    assert_eq!((held, registered), (0, 0));
+                    // The files of the pass before went with its tables.
+                    assert_eq!(files_in_spill(), Vec::<std::path::PathBuf>::new());
+                }
+                1 => {
+                    assert_eq!((held, registered), (0, SHARED_TABLES.len()));
+                    let files = files_in_spill();
+                    assert_eq!(files.len(), SHARED_TABLES.len(), "{files:?}");
+                    assert!(
+                        files
+                            .iter()
+                            .all(|file| file.metadata().is_ok_and(|m| m.len() > 0)),
+                        "{files:?}"
+                    );
+                }
+                _ => {
+                    assert!(held > 0);
+                    assert_eq!(registered, SHARED_TABLES.len());
+                    assert_eq!(files_in_spill(), Vec::<std::path::PathBuf>::new());
+                }
             }
             let weekly =
                 series::weekly(&ctx, &inputs.selected, &period, &settings, "trend", &Silent)
@@ -369,6 +398,7 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
             figures.push((weekly, segments));
         }
         assert_eq!(figures[0], figures[1]);
+        assert_eq!(figures[0], figures[2]);
         // Not vacuous: each metric has figures in most weeks (feature
         // adoption has its items, one per feature, in the week).
         for ((_, query), series) in inputs.selected.iter().zip(&figures[0].0) {
@@ -377,4 +407,15 @@ fn a_shared_table_that_does_not_fit_is_computed_inline_with_the_same_figures() {
             assert!(with_value >= 10 || items >= 4, "{}: {series:?}", query.id);
         }
     });
+}
+
+/// Every path under `dir`, folders included; none when it does not exist.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        found.extend(walk(&path));
+        found.push(path);
+    }
+    found
 }

@@ -15,6 +15,7 @@
 pub mod node_stores;
 pub mod partitions;
 pub mod read_only;
+pub mod spilled;
 
 use std::collections::BTreeSet;
 use std::fmt;

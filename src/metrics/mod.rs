@@ -824,17 +824,24 @@ fn check_shared_columns(
 pub struct Materialised {
     pub measured: Measured,
     /// The bytes it holds in memory; `None` when it did not fit in the
-    /// room it was given, so that its metrics compute it inline.
+    /// room it was given.
     pub held: Option<usize>,
+    /// The bytes of its file in the spill folder, where it went when it
+    /// did not fit in memory; `None` when it is in memory, or when there
+    /// is no local spill folder and its metrics compute it inline.
+    pub on_disk: Option<u64>,
 }
 
 /// Computes a shared table for `parameters.run` and registers it in `ctx`
-/// under its name, in memory, in place of any earlier one; the metrics
-/// that use it then read it there. When it takes more than `room` bytes
-/// it is dropped and nothing is registered: its metrics then compute it
-/// inline, slower, with the same figures, and memory stays within the
-/// config's limit. Its rows must have a `client_id`, so that a segment or
-/// a book can take its own clients' rows.
+/// under its name, in place of any earlier one; the metrics that use it
+/// then read it there. It is held in memory when it takes at most `room`
+/// bytes; otherwise it is written to the spill folder and read from
+/// there, so that memory stays within the config's limit and it is still
+/// computed once. With no room at all (a cluster run, whose executors
+/// cannot read this process's memory or disk), or no local spill folder,
+/// nothing is registered: its metrics then compute it inline, slower,
+/// with the same figures. Its rows must have a `client_id`, so that a
+/// segment or a book can take its own clients' rows.
 pub async fn materialise(
     ctx: &SessionContext,
     table: &library::SharedTable,
@@ -856,6 +863,7 @@ pub async fn materialise(
                 rows_read: Default::default(),
             },
             held: None,
+            on_disk: None,
         });
     }
     let (frame, physical) = prepare_sql(ctx, &table.sql, &table.path, parameters, |frame| {
@@ -877,20 +885,31 @@ pub async fn materialise(
     while let Some(batch) = stream.try_next().await.map_err(failed)? {
         if held.add(&batch) > room {
             fits = false;
+            batches.push(batch);
             break;
         }
         batches.push(batch);
     }
-    let bytes = held.bytes();
-    drop(stream);
-    let held = if fits {
-        let memory =
-            datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(failed)?;
+    let (held, on_disk) = if fits {
+        let memory = datafusion::datasource::MemTable::try_new(Arc::clone(&schema), vec![batches])
+            .map_err(failed)?;
         ctx.register_table(table.name.as_str(), Arc::new(memory))
             .map_err(failed)?;
-        Some(bytes)
+        (Some(held.bytes()), None)
     } else {
-        None
+        // Too large for memory: once to disk, where its metrics read it,
+        // rather than computed again by each of them.
+        match crate::catalog::spilled::to_disk(ctx, schema, batches, stream)
+            .await
+            .map_err(failed)?
+        {
+            Some(spilled) => {
+                ctx.register_table(table.name.as_str(), spilled.table)
+                    .map_err(failed)?;
+                (None, Some(spilled.bytes))
+            }
+            None => (None, None),
+        }
     };
     Ok(Materialised {
         measured: Measured {
@@ -899,6 +918,7 @@ pub async fn materialise(
             rows_read: crate::catalog::rows_read(&physical),
         },
         held,
+        on_disk,
     })
 }
 

@@ -53,8 +53,9 @@ pub struct SegmentFigure {
 /// metrics use, over every window they read from it for `period`, its
 /// trend and the week before, and registers it in `ctx`: the metrics of
 /// the week, its segments and its books then read it there. Together they
-/// hold at most `room` bytes: one that does not fit in what is left is
-/// not kept, and its metrics compute it inline. Tells `progress` what each
+/// hold at most `room` bytes in memory: one that does not fit in what is
+/// left goes to the spill folder (or, where there is none, is computed
+/// inline by its metrics). Tells `progress` what each
 /// cost (scope `shared`). Returns the bytes held.
 pub async fn materialise(
     ctx: &SessionContext,
@@ -98,6 +99,7 @@ pub async fn materialise(
             rows_read: done.measured.rows_read,
             ran_again_alone: false,
             held_bytes: Some(done.held.map(|bytes| bytes as u64)),
+            on_disk_bytes: done.held.is_none().then_some(done.on_disk),
         });
     }
     Ok(held)
@@ -434,6 +436,7 @@ async fn measured(
         rows_read: cost.rows_read,
         ran_again_alone,
         held_bytes: None,
+        on_disk_bytes: None,
     });
     Ok(values)
 }
