@@ -889,12 +889,11 @@ pub async fn materialise(
     let mut held = crate::catalog::HeldBytes::default();
     let mut fits = true;
     while let Some(batch) = stream.try_next().await.map_err(failed)? {
-        if held.add(&batch) > room {
-            fits = false;
-            batches.push(batch);
+        fits = held.add(&batch) <= room;
+        batches.push(batch);
+        if !fits {
             break;
         }
-        batches.push(batch);
     }
     let (held, on_disk) = if fits {
         let memory = datafusion::datasource::MemTable::try_new(Arc::clone(&schema), vec![batches])

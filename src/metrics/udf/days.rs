@@ -33,12 +33,11 @@ use datafusion::arrow::array::{
     Array, ArrayAccessor, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int64Array,
     PrimitiveArray,
 };
-use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Date32Type, FieldRef};
 use datafusion::common::{Result, exec_err};
 
 use super::fold::{Fold, FoldAccumulator, FoldGroups};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, TypeSignature, Volatility,
@@ -353,11 +352,7 @@ impl AggregateUDFImpl for DayFold {
         Ok(DataType::Binary)
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, self.name()),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(super::fold::state_fields(&args, self.name()))
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(if self.tally {
@@ -784,11 +779,7 @@ impl AggregateUDFImpl for DaySetsBy {
         Ok(DataType::Binary)
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, self.name()),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(super::fold::state_fields(&args, self.name()))
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(FoldAccumulator::<KeyedSets>::default()))

@@ -14,7 +14,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, BooleanBufferBuilder};
 use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::StateFieldsArgs;
+use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
 /// What one group of a folding aggregate holds.
@@ -41,6 +44,16 @@ pub(super) trait Fold: Default + Clone + Debug + Send + Sync + 'static {
 
     /// The bytes it holds on the heap.
     fn heap_bytes(&self) -> usize;
+}
+
+/// The one state field of a folding aggregate named `name`: its value so
+/// far, BINARY, as the aggregate itself returns.
+pub(super) fn state_fields(args: &StateFieldsArgs, name: &str) -> Vec<FieldRef> {
+    vec![Arc::new(Field::new(
+        format_state_name(args.name, name),
+        DataType::Binary,
+        true,
+    ))]
 }
 
 /// Whether row `row` is kept by an aggregate's `filter`.

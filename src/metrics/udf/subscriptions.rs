@@ -30,11 +30,10 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Field, FieldRef, TimeUnit, TimestampMicrosecondType,
+    DataType, Decimal128Type, FieldRef, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, Volatility,
@@ -168,11 +167,7 @@ impl AggregateUDFImpl for MrrRows {
         Ok(DataType::Binary)
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, NAME),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(super::fold::state_fields(&args, NAME))
     }
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(FoldAccumulator::<Vec<Row>>::default()))
