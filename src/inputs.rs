@@ -184,6 +184,7 @@ fn prepare(
     }
     problems.extend(out_inside_warehouse(&config));
     problems.extend(archive_inside_warehouse(&config));
+    problems.extend(spill_inside_warehouse(&config));
     if let Some(archive) = &config.archive
         && let Err(error) = storage::open(archive, Role::Archive, &config.s3)
     {
@@ -310,6 +311,25 @@ fn archive_inside_warehouse(config: &Config) -> Option<Diagnostic> {
             format!(
                 "the archive {archive} is inside the warehouse {}: clientpulse never writes into the warehouse it reads; choose another `archive` or `--archive`",
                 config.warehouse.root
+            ),
+        )
+    })
+}
+
+/// Nor do the spill files: sorts, aggregations and shared tables that
+/// outgrow `engine.memory_limit` write to `engine.spill_dir`, which must
+/// not lie in a local warehouse root (a listed table would read them).
+fn spill_inside_warehouse(config: &Config) -> Option<Diagnostic> {
+    let dir = std::path::absolute(config.engine.spill_dir.as_deref()?).ok()?;
+    let root = std::path::absolute(catalog::local_root(&config.warehouse.root)?).ok()?;
+    dir.starts_with(&root).then(|| {
+        Diagnostic::at_line(
+            &config.source,
+            config::line_of_top_level_key(&config.source_text, "engine"),
+            format!(
+                "engine.spill_dir {} is inside the warehouse {}: clientpulse never writes into the warehouse it reads; choose a spill folder outside it",
+                dir.display(),
+                root.display()
             ),
         )
     })
