@@ -6,6 +6,7 @@
 -- name: Feature adoption
 -- section: Engagement
 -- format: percent
+-- headline: items
 -- owner: data-team
 --
 -- One item per configured feature ($features), 0 when nobody used it.

@@ -6,6 +6,7 @@
 -- name: Feature adoption
 -- section: Engagement
 -- format: percent
+-- headline: items
 -- owner: data-team
 -- uses: usage_days, feature_days
 --

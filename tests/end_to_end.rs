@@ -125,6 +125,67 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
             .unwrap_or_default()
             > 20.0
     );
+    // Feature adoption's figures are its items (`-- headline: items`): its
+    // card shows their range where a figure would be, not "no data", and
+    // it has no segments (each would be NULL), unlike stickiness.
+    let html = std::fs::read_to_string(week.join("report.html")).expect("report.html");
+    let card = html
+        .split(r#"id="metric-feature_adoption""#)
+        .nth(1)
+        .and_then(|rest| rest.split(r#"id="metric-"#).next())
+        .expect("a feature adoption card");
+    let headline = card
+        .split(r#"class="value">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("a headline");
+    let shares: Vec<String> = metric(&report, "feature_adoption")["items"]
+        .as_array()
+        .expect("feature items")
+        .iter()
+        .filter_map(|item| item["value"].as_f64())
+        .map(|share| format!("{:.1} %", share * 100.0))
+        .collect();
+    assert_eq!(shares.len(), 4, "{card}");
+    assert!(
+        headline.contains(" %") && !card.contains("no data"),
+        "{card}"
+    );
+    assert!(
+        shares.iter().all(|share| card.contains(share.as_str())),
+        "{shares:?} in {card}"
+    );
+    let values: Vec<f64> = metric(&report, "feature_adoption")["items"]
+        .as_array()
+        .expect("feature items")
+        .iter()
+        .filter_map(|item| item["value"].as_f64())
+        .collect();
+    let (low, high) = (
+        format!(
+            "{:.1} %",
+            values.iter().copied().fold(f64::MAX, f64::min) * 100.0
+        ),
+        format!(
+            "{:.1} %",
+            values.iter().copied().fold(f64::MIN, f64::max) * 100.0
+        ),
+    );
+    assert!(
+        headline == low.as_str() || headline == format!("{low} to {high}"),
+        "{headline} is not {low} to {high}"
+    );
+    assert_eq!(
+        metric(&report, "feature_adoption")["segments"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert!(
+        metric(&report, "stickiness")["segments"]
+            .as_array()
+            .is_some_and(|segments| !segments.is_empty())
+    );
     let outbox = eml_files(&week.join("outbox"));
     assert_eq!(
         outbox.len(),

@@ -138,6 +138,11 @@ pub struct Presentation {
     /// which says how its week-on-week change splits over them; `None`
     /// when it does not split (a median, a margin of error).
     pub composition: Option<Composition>,
+    /// Set by `-- headline: items`: the metric's figures are its items
+    /// (feature adoption: a share per feature), its own figure is NULL by
+    /// design. The report shows the items' range where a figure would be,
+    /// and no segments (a segment's figure would be NULL too).
+    pub items_only: bool,
 }
 
 /// How a metric's figure over all clients is made of its figures over a
@@ -169,7 +174,7 @@ pub const DEFAULT_SECTION: &str = "More metrics";
 /// Header fields that only say how a metric reads. They are left out of
 /// the SHA-256, which ties a figure to the SQL that computed it: renaming a
 /// metric or moving it to another section does not change what ran.
-const PRESENTATION_KEYS: &[&str] = &["name", "section", "format", "items", "drivers"];
+const PRESENTATION_KEYS: &[&str] = &["name", "section", "format", "items", "drivers", "headline"];
 
 /// One version of one metric's SQL.
 #[derive(Debug, Clone)]
@@ -465,6 +470,7 @@ const HEADER_KEYS: &[&str] = &[
     "format",
     "items",
     "drivers",
+    "headline",
     "windows",
 ];
 
@@ -603,6 +609,20 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
         }
         composition
     });
+    let items_only = match fields.get("headline") {
+        None => false,
+        Some((_, text)) if text == "items" => true,
+        Some((line, text)) => {
+            problems.push(Diagnostic::at_line(
+                path,
+                Some(*line),
+                format!(
+                    "headline `{text}` is not `items` (a metric whose figures are its items, its own figure NULL); leave the line out for a metric with a figure"
+                ),
+            ));
+            false
+        }
+    };
     let windowed = match fields.get("windows") {
         None => false,
         Some((_, text)) if text == "table" => true,
@@ -659,6 +679,7 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
                 format: format.unwrap_or(Format::of_unit(unit)),
                 item_labels,
                 composition,
+                items_only,
             };
             Ok(QueryFile {
                 id,

@@ -230,7 +230,7 @@ async fn run_jobs<'w>(
 /// made Ballista 55's scheduler lose the task statuses of the stage that
 /// held it, and the job never ended).
 fn runs<'a>(query: &QueryFile, weeks: &[&'a Period]) -> Vec<Vec<&'a Period>> {
-    if query.windowed {
+    if query.windowed && !weeks.is_empty() {
         vec![weeks.to_vec()]
     } else {
         weeks.iter().map(|week| vec![*week]).collect()
@@ -277,7 +277,10 @@ pub async fn by_segment(
     .await?;
     // The week, and the week before for a metric whose change splits over
     // segments.
+    // None for a metric whose figures are its items: its figure over a
+    // segment would be NULL.
     let weeks = |query: &QueryFile| match query.presentation.composition {
+        _ if query.presentation.items_only => Vec::new(),
         Some(_) => vec![&previous, period],
         None => vec![period],
     };

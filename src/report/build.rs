@@ -254,6 +254,7 @@ fn metric_report(
         section: query.presentation.section.clone(),
         format: query.presentation.format,
         item_labels: query.presentation.item_labels.clone(),
+        items_only: query.presentation.items_only,
         unit: query.unit,
         value: current.value,
         window: window.to_string(),

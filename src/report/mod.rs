@@ -114,6 +114,10 @@ pub struct MetricReport {
     /// For list metrics, the label of each kind of item.
     #[serde(skip)]
     pub item_labels: Vec<(String, String)>,
+    /// Whether its figures are its items (`-- headline: items`): the
+    /// report shows their range, not "no data".
+    #[serde(skip)]
+    pub items_only: bool,
     pub unit: Unit,
     pub value: Option<f64>,
     /// `as_of_end` or a number of days such as `90d`.

@@ -604,6 +604,7 @@ impl MetricView {
         };
         let value = match metric.format {
             Format::List => format!("{} items", format::number(metric.items.len() as f64, 0)),
+            format if metric.items_only => items_range(metric, format, currency),
             format => match (metric.value, margin) {
                 (Some(_), Some(margin)) if format == Format::Score => format!(
                     "{} ± {}",
@@ -653,6 +654,22 @@ impl MetricView {
             clients: Vec::new(),
             clients_more: None,
         }
+    }
+}
+
+/// Where a metric whose figures are its items (`-- headline: items`)
+/// would show its figure: the lowest and highest of them ("81.6 % to
+/// 84.0 %"), the one when they agree, "no data" without any.
+fn items_range(metric: &MetricReport, format: Format, currency: &str) -> String {
+    let values: Vec<f64> = metric.items.iter().filter_map(|item| item.value).collect();
+    let low = values.iter().copied().reduce(f64::min);
+    let high = values.iter().copied().reduce(f64::max);
+    let low_text = format::value(low, format, currency);
+    let high_text = format::value(high, format, currency);
+    if low_text == high_text {
+        low_text
+    } else {
+        format!("{low_text} to {high_text}")
     }
 }
 

@@ -35,6 +35,7 @@ fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricRep
         .to_string(),
         format: Format::of_unit(unit),
         item_labels: vec![("promoter".to_string(), "Testimonials".to_string())],
+        items_only: false,
         unit,
         value,
         window: "28d".to_string(),
