@@ -523,7 +523,7 @@ mod tests {
         let engine = crate::config::EngineSettings {
             kind: crate::config::EngineKind::Local,
             memory_limit: Some(memory_limit),
-            spill_dir: None,
+            ..Default::default()
         };
         let ctx =
             crate::metrics::new_session(&crate::metrics::udf::UdfSettings::default(), &engine)

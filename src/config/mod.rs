@@ -113,6 +113,8 @@ struct RawEngine {
     memory_limit: Option<String>,
     /// Where queries spill what does not fit (relative to the config).
     spill_dir: Option<String>,
+    /// The longest one query may run before the run stops (seconds).
+    query_timeout_seconds: Option<u64>,
 }
 
 /// What must hold of the data before a report goes out.
@@ -355,7 +357,17 @@ pub struct EngineSettings {
     pub memory_limit: Option<u64>,
     /// Where spilled data goes; `None`: the system's temporary folder.
     pub spill_dir: Option<PathBuf>,
+    /// How long one query may run (`query_timeout_seconds`); `None`:
+    /// [`DEFAULT_QUERY_TIMEOUT_SECONDS`].
+    pub query_timeout_seconds: Option<u64>,
 }
+
+/// How long one query may run by default: 30 minutes. The slowest query
+/// of the shipped report over 100 M events takes about 10 s; a query
+/// still running after this is taken for lost (a Ballista scheduler that
+/// dropped its job's statuses waits for ever), and the run stops with an
+/// error that names it rather than hang an unattended schedule.
+pub const DEFAULT_QUERY_TIMEOUT_SECONDS: u64 = 30 * 60;
 
 impl EngineSettings {
     /// What segments' and books' sessions may hold in memory of their
@@ -363,6 +375,13 @@ impl EngineSettings {
     /// [`DEFAULT_SLICE_BYTES`] without one.
     /// On a cluster, nothing: a table held in this process's memory would
     /// have to travel inside every query plan sent to the scheduler.
+    pub fn query_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.query_timeout_seconds
+                .unwrap_or(DEFAULT_QUERY_TIMEOUT_SECONDS),
+        )
+    }
+
     pub fn slice_bytes(&self) -> usize {
         if self.kind != EngineKind::Local {
             return 0;
@@ -1045,10 +1064,22 @@ fn validate(
                 .and_then(|kind| engine_available(&kind).map(|()| kind))
                 .map_err(|message| problems.push(Diagnostic::at_line(path, line, message)))
                 .unwrap_or_default();
+            let query_timeout_seconds = raw.query_timeout_seconds.filter(|&seconds| {
+                let valid = seconds >= 1;
+                if !valid {
+                    problems.push(Diagnostic::at_line(
+                        path,
+                        line,
+                        "engine.query_timeout_seconds must be at least 1".to_string(),
+                    ));
+                }
+                valid
+            });
             EngineSettings {
                 kind,
                 memory_limit,
                 spill_dir: raw.spill_dir.map(|dir| normalize(&base.join(dir))),
+                query_timeout_seconds,
             }
         })
         .unwrap_or_default();

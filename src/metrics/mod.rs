@@ -74,6 +74,42 @@ pub enum MetricsError {
     /// blamed on the data (exit 1; nothing is sent).
     #[error("{file}: failed on the Ballista cluster: {message}")]
     ClusterQuery { file: PathBuf, message: String },
+    /// A query still ran after `engine.query_timeout_seconds`: it was
+    /// stopped, and so was the run (exit 1; nothing is sent).
+    #[error(
+        "{file}: still running after {seconds} s (engine.query_timeout_seconds), stopped; on a Ballista cluster the scheduler may have lost the job"
+    )]
+    TimedOut { file: PathBuf, seconds: u64 },
+}
+
+/// How long a session's queries may run (`engine.query_timeout_seconds`),
+/// kept in its config so that every session made from it keeps it.
+#[derive(Debug)]
+struct QueryTimeout(std::time::Duration);
+
+/// Runs `work`, one query of `file` in `ctx`, within the session's query
+/// timeout.
+async fn within_timeout<T>(
+    ctx: &SessionContext,
+    file: &std::path::Path,
+    work: impl std::future::Future<Output = Result<T, MetricsError>>,
+) -> Result<T, MetricsError> {
+    let limit = ctx
+        .state()
+        .config()
+        .get_extension::<QueryTimeout>()
+        .map(|timeout| timeout.0);
+    match limit {
+        // Dropping the query on timeout stops its tasks (and, on a
+        // cluster, the client's wait for the job).
+        Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(MetricsError::TimedOut {
+                file: file.to_path_buf(),
+                seconds: limit.as_secs(),
+            })
+        }),
+        None => work.await,
+    }
 }
 
 /// Marks the config of a session whose queries run on a cluster.
@@ -112,7 +148,8 @@ impl MetricsError {
             MetricsError::WarehouseAccess { .. } => Fault::WarehouseAccess,
             MetricsError::OutOfMemory { .. }
             | MetricsError::Cluster { .. }
-            | MetricsError::ClusterQuery { .. } => Fault::Internal,
+            | MetricsError::ClusterQuery { .. }
+            | MetricsError::TimedOut { .. } => Fault::Internal,
             MetricsError::Catalog(error) => error.fault(),
         }
     }
@@ -310,6 +347,7 @@ fn session_with(
         .map_err(|error| MetricsError::Environment {
             message: one_line(&error.to_string()),
         })?;
+    let config = config.with_extension(Arc::new(QueryTimeout(engine.query_timeout())));
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     udf::register_udfs(&ctx, settings);
     Ok(ctx)
@@ -847,8 +885,23 @@ pub struct Materialised {
 /// cannot read this process's memory or disk), or no local spill folder,
 /// nothing is registered: its metrics then compute it inline, slower,
 /// with the same figures. Its rows must have a `client_id`, so that a
-/// segment or a book can take its own clients' rows.
+/// segment or a book can take its own clients' rows. Within the query
+/// timeout, as every query.
 pub async fn materialise(
+    ctx: &SessionContext,
+    table: &library::SharedTable,
+    parameters: &Parameters,
+    room: usize,
+) -> Result<Materialised, MetricsError> {
+    within_timeout(
+        ctx,
+        &table.path,
+        materialise_now(ctx, table, parameters, room),
+    )
+    .await
+}
+
+async fn materialise_now(
     ctx: &SessionContext,
     table: &library::SharedTable,
     parameters: &Parameters,
@@ -1029,10 +1082,12 @@ pub async fn run_measured(
     let started = std::time::Instant::now();
     let (frame, physical) = prepare(ctx, query, parameters).await?;
     let planning_seconds = started.elapsed().as_secs_f64();
-    let batches =
+    let batches = within_timeout(ctx, &query.path, async {
         datafusion::physical_plan::collect(Arc::clone(&physical), Arc::new(frame.task_ctx()))
             .await
-            .map_err(|e| MetricsError::execution(ctx, &query.path, &e))?;
+            .map_err(|e| MetricsError::execution(ctx, &query.path, &e))
+    })
+    .await?;
     let values = if query.windowed {
         parameters
             .windows
@@ -1275,7 +1330,7 @@ mod tests {
         let engine = EngineSettings {
             kind: EngineKind::Local,
             memory_limit: Some(256 << 20),
-            spill_dir: None,
+            ..EngineSettings::default()
         };
         let base = new_session(&udf::UdfSettings::default(), &engine).unwrap();
         base.sql("CREATE TABLE t AS VALUES (1), (2), (3)")
