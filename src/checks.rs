@@ -69,6 +69,12 @@ pub enum DataError {
         table: &'static str,
         message: String,
     },
+    /// A check's query still ran after `engine.query_timeout_seconds`
+    /// (exit 1).
+    #[error(
+        "table `{table}`: the data check still ran after {seconds} s (engine.query_timeout_seconds), stopped; nothing was sent"
+    )]
+    TimedOut { table: &'static str, seconds: u64 },
     #[error("table `{table}` has no rows; nothing was sent")]
     Empty { table: String },
     #[error(
@@ -102,7 +108,9 @@ impl DataError {
     /// way to the warehouse.
     pub fn fault(&self) -> Fault {
         match self {
-            DataError::ClusterFailed { .. } | DataError::OutOfMemory { .. } => Fault::Internal,
+            DataError::ClusterFailed { .. }
+            | DataError::OutOfMemory { .. }
+            | DataError::TimedOut { .. } => Fault::Internal,
             DataError::WarehouseAccess { .. } => Fault::WarehouseAccess,
             _ => Fault::Data,
         }
@@ -498,7 +506,16 @@ async fn count_cells(
             )]))
             .map_err(failure)?;
     }
-    let batches = frame.collect().await.map_err(failure)?;
+    let batches = match crate::metrics::query_timeout(ctx) {
+        Some(limit) => tokio::time::timeout(limit, frame.collect())
+            .await
+            .map_err(|_| DataError::TimedOut {
+                table: check.table,
+                seconds: limit.as_secs(),
+            })?,
+        None => frame.collect().await,
+    }
+    .map_err(failure)?;
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Ok(vec![None; batches.first().map_or(1, |b| b.num_columns())]);
     };

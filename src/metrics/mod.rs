@@ -87,6 +87,15 @@ pub enum MetricsError {
 #[derive(Debug)]
 struct QueryTimeout(std::time::Duration);
 
+/// How long one query of `ctx` may run; `None` for a session made
+/// elsewhere (a test's).
+pub fn query_timeout(ctx: &SessionContext) -> Option<std::time::Duration> {
+    ctx.state()
+        .config()
+        .get_extension::<QueryTimeout>()
+        .map(|timeout| timeout.0)
+}
+
 /// Runs `work`, one query of `file` in `ctx`, within the session's query
 /// timeout.
 async fn within_timeout<T>(
@@ -94,12 +103,7 @@ async fn within_timeout<T>(
     file: &std::path::Path,
     work: impl std::future::Future<Output = Result<T, MetricsError>>,
 ) -> Result<T, MetricsError> {
-    let limit = ctx
-        .state()
-        .config()
-        .get_extension::<QueryTimeout>()
-        .map(|timeout| timeout.0);
-    match limit {
+    match query_timeout(ctx) {
         // Dropping the query on timeout stops its tasks (and, on a
         // cluster, the client's wait for the job).
         Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
