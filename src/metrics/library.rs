@@ -609,34 +609,33 @@ pub fn parse_query_file(path: &Path, text: &str) -> Result<QueryFile, Vec<Diagno
         }
         composition
     });
-    let items_only = match fields.get("headline") {
+    // A header field that is either absent or one word, which sets a flag.
+    let mut flag = |key: &str, word: &str, meaning: &str, otherwise: &str| match fields.get(key) {
         None => false,
-        Some((_, text)) if text == "items" => true,
+        Some((_, text)) if text == word => true,
         Some((line, text)) => {
             problems.push(Diagnostic::at_line(
                 path,
                 Some(*line),
                 format!(
-                    "headline `{text}` is not `items` (a metric whose figures are its items, its own figure NULL); leave the line out for a metric with a figure"
+                    "{key} `{text}` is not `{word}` ({meaning}); leave the line out for {otherwise}"
                 ),
             ));
             false
         }
     };
-    let windowed = match fields.get("windows") {
-        None => false,
-        Some((_, text)) if text == "table" => true,
-        Some((line, text)) => {
-            problems.push(Diagnostic::at_line(
-                path,
-                Some(*line),
-                format!(
-                    "windows `{text}` is not `table` (a query that reads every week it computes from the table `windows`); leave the line out for a query of one window"
-                ),
-            ));
-            false
-        }
-    };
+    let items_only = flag(
+        "headline",
+        "items",
+        "a metric whose figures are its items, its own figure NULL",
+        "a metric with a figure",
+    );
+    let windowed = flag(
+        "windows",
+        "table",
+        "a query that reads every week it computes from the table `windows`",
+        "a query of one window",
+    );
     let mut item_labels = Vec::new();
     if let Some((line, text)) = fields.get("items") {
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
