@@ -38,6 +38,7 @@ const SHARED_TABLES: &[&str] = &[
     "nps_answer_spans",
     "client_tickets",
     "risk_answers",
+    "at_risk_signals",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when
@@ -217,6 +218,79 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
         .map(|items| items.iter().filter(|i| i["label"] == "usage_drop").count())
         .unwrap_or_default();
     assert!(usage_drops > 0, "no usage_drop signal in the week");
+}
+
+/// A windowed shared table (`at_risk_signals`) is made for one window
+/// length: when the config gives its two metrics different windows, it is
+/// not registered and each computes it inline, for its own windows, with
+/// the figures of the versions that read raw data over the same windows.
+#[test]
+fn a_windowed_shared_table_is_computed_inline_when_its_metrics_windows_differ() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let warehouse = dir.path().join("warehouse");
+    let output = run(clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(&warehouse)
+        .args(["--end", END, "--seed", "71", "--scale", "2"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let versions = [("at_risk_clients", 1), ("at_risk_mrr", 1)];
+    let ids: Vec<&str> = versions.iter().map(|(id, _)| *id).collect();
+    let mut reports = Vec::new();
+    for raw in [true, false] {
+        let out = dir.path().join(if raw { "raw" } else { "latest" });
+        let text = config_text(&warehouse, &out, &versions, raw)
+            .replace(
+                "  - id: at_risk_clients\n",
+                "  - id: at_risk_clients\n    window: 21d\n",
+            )
+            .replace(
+                "  - id: at_risk_mrr\n",
+                "  - id: at_risk_mrr\n    window: 35d\n",
+            );
+        let config = dir.path().join(format!("windows-{raw}.yaml"));
+        std::fs::write(&config, text).expect("config");
+        let profile = dir.path().join(format!("profile-{raw}.jsonl"));
+        let output = run(clientpulse()
+            .args(["run", "--period", "2026-W47", "--dry-run", "--config"])
+            .arg(&config)
+            .arg(format!("--profile={}", profile.display())));
+        assert!(output.status.success(), "{}", stderr(&output));
+        let profile = std::fs::read_to_string(&profile).expect("profile");
+        let shared: Vec<&str> = profile
+            .lines()
+            .filter(|line| line.contains("\"scope\":\"shared\""))
+            .collect();
+        if !raw {
+            // The shared tables it reads are made; it is not.
+            assert!(
+                shared.iter().any(|line| line.contains("client_uses")),
+                "{profile}"
+            );
+            assert!(
+                !shared.iter().any(|line| line.contains("at_risk_signals")),
+                "{profile}"
+            );
+        }
+        let report = figures(&out, "2026-W47", &ids);
+        let windows: Vec<String> = ids
+            .iter()
+            .map(|id| metric(&report[0].1, id)["window"].to_string())
+            .collect();
+        assert_eq!(windows, ["\"21d\"", "\"35d\""]);
+        reports.push(report);
+    }
+    assert_eq!(reports[0], reports[1]);
+    // Not vacuous: clients are at risk, with MRR.
+    let report = &reports[1][0].1;
+    assert!(
+        metric(report, "at_risk_clients")["value"]
+            .as_f64()
+            .is_some_and(|n| n > 0.0)
+            && metric(report, "at_risk_mrr")["value"]
+                .as_f64()
+                .is_some_and(|n| n > 0.0),
+        "{report}"
+    );
 }
 
 #[test]

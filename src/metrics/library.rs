@@ -222,7 +222,19 @@ pub struct SharedTable {
     pub name: String,
     pub path: PathBuf,
     /// `WITH <its CTE> SELECT * FROM <name>`: the table in one statement.
+    /// For a windowed one, the shared CTEs listed before it by the query
+    /// that uses it come first, since it reads them.
     pub sql: String,
+    /// Set by `-- windows: table` in its file: it reads the table
+    /// `windows` (the weeks of the run's trend) and has a row per window
+    /// (`window_end`), so that the metrics that share it compute what they
+    /// share once for every week, not once per metric, segment and book.
+    pub windowed: bool,
+    /// `sql` without the shared tables it reads (`reads`): what runs once
+    /// the run has registered them.
+    pub sql_over_shared_tables: String,
+    /// The shared tables listed before it, which it may read.
+    pub reads: Vec<String>,
 }
 
 /// A file of `queries/shared/`.
@@ -272,14 +284,30 @@ impl QueryLibrary {
                 Ok(mut query) => {
                     let mut used = Vec::new();
                     let mut inline = Vec::new();
+                    let mut tables_before = Vec::new();
                     for name in &query.uses {
                         match fragments.get(name) {
                             Some(fragment) => {
-                                used.push(fragment.text.as_str());
                                 match &fragment.table {
-                                    Some(table) => query.shared_tables.push(table.clone()),
+                                    Some(table) if table.windowed => {
+                                        match windowed_table(table, &fragment.text, &used, &inline)
+                                        {
+                                            Ok(table) => query.shared_tables.push(SharedTable {
+                                                reads: tables_before.clone(),
+                                                ..table
+                                            }),
+                                            Err(message) => problems
+                                                .push(Diagnostic::in_file(&table.path, message)),
+                                        }
+                                        tables_before.push(table.name.clone());
+                                    }
+                                    Some(table) => {
+                                        query.shared_tables.push(table.clone());
+                                        tables_before.push(table.name.clone());
+                                    }
                                     None => inline.push(fragment.text.as_str()),
                                 }
+                                used.push(fragment.text.as_str());
                             }
                             None => problems.push(Diagnostic::in_file(
                                 &path,
@@ -385,7 +413,10 @@ fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String
                 Ok(sql) => Some(SharedTable {
                     name: name.clone(),
                     path: path.clone(),
+                    sql_over_shared_tables: sql.clone(),
                     sql,
+                    windowed: leading_field(&text, "windows") == Some("table"),
+                    reads: Vec::new(),
                 }),
                 Err(message) => {
                     problems.push(Diagnostic::in_file(&path, message));
@@ -402,11 +433,39 @@ fn load_fragments(dir: &Path, problems: &mut Vec<Diagnostic>) -> BTreeMap<String
 
 /// Whether a shared file's leading comments hold `-- materialise: run`.
 fn materialised(text: &str) -> bool {
+    leading_field(text, "materialise") == Some("run")
+}
+
+/// The value of `-- key: value` among a shared file's leading comments.
+fn leading_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
         .map(str::trim)
         .take_while(|line| line.is_empty() || line.starts_with("--"))
         .filter_map(|line| line.strip_prefix("--")?.split_once(':'))
-        .any(|(key, value)| key.trim() == "materialise" && value.trim() == "run")
+        .find(|(name, _)| name.trim() == key)
+        .map(|(_, value)| value.trim())
+}
+
+/// A windowed shared table as a query that uses it computes it: after the
+/// shared CTEs the query lists before it (`before`, of which `inline` are
+/// not shared tables), which it may read.
+fn windowed_table(
+    table: &SharedTable,
+    text: &str,
+    before: &[&str],
+    inline: &[&str],
+) -> Result<SharedTable, String> {
+    let select = format!("SELECT * FROM {}", table.name);
+    let with = |fragments: &[&str]| {
+        let mut all = fragments.to_vec();
+        all.push(text);
+        compose(&select, &all)
+    };
+    Ok(SharedTable {
+        sql: with(before)?,
+        sql_over_shared_tables: with(inline)?,
+        ..table.clone()
+    })
 }
 
 /// The statement that computes a shared table: its file must define one

@@ -855,6 +855,42 @@ async fn prepare_sql(
     Ok((frame, physical))
 }
 
+/// Takes `table` out of `ctx`, if it was there: its metrics then compute
+/// it inline.
+pub fn forget(ctx: &SessionContext, table: &library::SharedTable) -> Result<(), MetricsError> {
+    ctx.deregister_table(table.name.as_str())
+        .map(|_| ())
+        .map_err(|e| MetricsError::execution(ctx, &table.path, &e))
+}
+
+/// The SQL that computes `table` in `ctx`: over the shared tables it reads
+/// where the run registered them all, with them inline otherwise; a
+/// windowed one with its table `windows` of `windows` rows in front.
+fn shared_table_sql<'a>(
+    ctx: &SessionContext,
+    table: &'a library::SharedTable,
+    windows: usize,
+) -> Result<std::borrow::Cow<'a, str>, MetricsError> {
+    let registered = table
+        .reads
+        .iter()
+        .all(|name| ctx.table_exist(name.as_str()).unwrap_or(false));
+    let sql = if registered {
+        &table.sql_over_shared_tables
+    } else {
+        &table.sql
+    };
+    if !table.windowed {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    library::with_windows(sql, windows)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|message| MetricsError::Query {
+            file: table.path.clone(),
+            message,
+        })
+}
+
 fn check_shared_columns(
     table: &library::SharedTable,
     frame: &DataFrame,
@@ -915,8 +951,7 @@ async fn materialise_now(
     let started = std::time::Instant::now();
     // Never leave an earlier week's table where this week's did not fit:
     // the metrics would read the wrong weeks.
-    ctx.deregister_table(table.name.as_str())
-        .map_err(|e| MetricsError::execution(ctx, &table.path, &e))?;
+    forget(ctx, table)?;
     if room == 0 {
         // Nothing may be held (a cluster run): its metrics compute it inline.
         return Ok(Materialised {
@@ -929,7 +964,8 @@ async fn materialise_now(
             on_disk: None,
         });
     }
-    let (frame, physical) = prepare_sql(ctx, &table.sql, &table.path, parameters, |frame| {
+    let sql = shared_table_sql(ctx, table, parameters.windows.len())?;
+    let (frame, physical) = prepare_sql(ctx, &sql, &table.path, parameters, |frame| {
         check_shared_columns(table, frame)
     })
     .await?;
@@ -1003,10 +1039,14 @@ pub async fn plan_all(
                 continue;
             }
             shared_tables.push(table);
-            let planned = prepare_sql(ctx, &table.sql, &table.path, &parameters, |frame| {
-                check_shared_columns(table, frame)
-            })
-            .await;
+            let planned = match shared_table_sql(ctx, table, parameters.windows.len()) {
+                Ok(sql) => prepare_sql(ctx, &sql, &table.path, &parameters, |frame| {
+                    check_shared_columns(table, frame)
+                })
+                .await
+                .map(|_| ()),
+                Err(error) => Err(error),
+            };
             if let Err(error) = planned {
                 errors.push(error);
             }

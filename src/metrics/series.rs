@@ -66,27 +66,51 @@ pub async fn materialise(
     progress: &dyn Progress,
 ) -> Result<usize, MetricsError> {
     let weeks = period.trailing(TREND_WEEKS);
-    let mut tables: Vec<(&super::library::SharedTable, Parameters)> = Vec::new();
+    let trend: Vec<&Period> = weeks.iter().collect();
+    // Each table, what it is computed for, and whether its metrics agree
+    // on that (a windowed table is made for one window length).
+    let mut tables: Vec<(&super::library::SharedTable, Parameters, bool)> = Vec::new();
     for (selection, query) in selected {
         let window = selection.window.unwrap_or(query.window);
-        for week in weeks.iter().chain([&period.previous()]) {
-            let reads = Parameters::new(week, window, settings);
-            for table in &query.shared_tables {
+        for table in &query.shared_tables {
+            let known = tables
+                .iter_mut()
+                .find(|(known, _, _)| known.name == table.name);
+            if table.windowed {
+                // Every week of the trend: the week before the report's,
+                // which segments read for drivers, is one of them.
+                let Some(reads) = Parameters::over_weeks(&trend, window, settings) else {
+                    continue;
+                };
+                match known {
+                    Some((_, covered, agree)) => *agree &= covered.windows == reads.windows,
+                    None => tables.push((table, reads, true)),
+                }
+                continue;
+            }
+            for week in weeks.iter().chain([&period.previous()]) {
+                let reads = Parameters::new(week, window, settings);
                 match tables
                     .iter_mut()
-                    .find(|(known, _)| known.name == table.name)
+                    .find(|(known, _, _)| known.name == table.name)
                 {
-                    Some((_, covered)) => {
+                    Some((_, covered, _)) => {
                         covered.run.start = covered.run.start.min(reads.run.start);
                         covered.run.end = covered.run.end.max(reads.run.end);
                     }
-                    None => tables.push((table, reads.clone())),
+                    None => tables.push((table, reads.clone(), true)),
                 }
             }
         }
     }
     let mut held = 0;
-    for (table, parameters) in &tables {
+    for (table, parameters, agree) in &tables {
+        if !agree {
+            // Metrics that read it over windows of different lengths each
+            // compute it inline, for their own windows.
+            super::forget(ctx, table)?;
+            continue;
+        }
         let done = super::materialise(ctx, table, parameters, room.saturating_sub(held)).await?;
         held += done.held.unwrap_or(0);
         progress.query(&QueryCost {
