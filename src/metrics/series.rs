@@ -73,16 +73,16 @@ pub async fn materialise(
     for (selection, query) in selected {
         let window = selection.window.unwrap_or(query.window);
         for table in &query.shared_tables {
-            let known = tables
-                .iter_mut()
-                .find(|(known, _, _)| known.name == table.name);
             if table.windowed {
                 // Every week of the trend: the week before the report's,
                 // which segments read for drivers, is one of them.
                 let Some(reads) = Parameters::over_weeks(&trend, window, settings) else {
                     continue;
                 };
-                match known {
+                match tables
+                    .iter_mut()
+                    .find(|(known, _, _)| known.name == table.name)
+                {
                     Some((_, covered, agree)) => *agree &= covered.windows == reads.windows,
                     None => tables.push((table, reads, true)),
                 }
