@@ -108,34 +108,51 @@ pub(crate) fn figures(out: &Path, week: &str, ids: &[&str]) -> Vec<(String, serd
         .collect()
 }
 
+/// Writes the demo warehouse at `warehouse`, data until [`END`], with
+/// `args` (`--seed`, `--scale`).
+fn demo_data(warehouse: &Path, args: &[&str]) {
+    let output = run(clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(warehouse)
+        .args(["--end", END])
+        .args(args));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// Runs `config` for `week` (dry run) and returns its `--profile` lines.
+fn run_profiled(config: &Path, week: &str) -> String {
+    let profile = config.with_extension("profile.jsonl");
+    let output = run(clientpulse()
+        .args(["run", "--period", week, "--dry-run", "--config"])
+        .arg(config)
+        .arg(format!("--profile={}", profile.display())));
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::read_to_string(&profile).expect("profile")
+}
+
+/// The profile's lines of shared tables (scope `shared`).
+fn shared_lines(profile: &str) -> Vec<&str> {
+    profile
+        .lines()
+        .filter(|line| line.contains("\"scope\":\"shared\""))
+        .collect()
+}
+
 #[test]
 fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(&warehouse)
-        .args(["--end", END, "--seed", "71", "--scale", "2"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    demo_data(&warehouse, &["--seed", "71", "--scale", "2"]);
     let mut reports = Vec::new();
     for raw in [true, false] {
         let out = dir.path().join(if raw { "raw" } else { "shared" });
         let config = dir.path().join(format!("raw-{raw}.yaml"));
         std::fs::write(&config, config_text(&warehouse, &out, RAW_VERSIONS, raw)).expect("config");
-        let profile = dir.path().join(format!("profile-{raw}.jsonl"));
         // 2026-W44 is the week of the October change in Paris; its trend
         // and windows cross it.
-        let output = run(clientpulse()
-            .args(["run", "--period", "2026-W44", "--dry-run", "--config"])
-            .arg(&config)
-            .arg(format!("--profile={}", profile.display())));
-        assert!(output.status.success(), "{}", stderr(&output));
-        let profile = std::fs::read_to_string(&profile).expect("profile");
+        let profile = run_profiled(&config, "2026-W44");
         // Only the new versions read shared tables; each is computed once.
-        let shared: Vec<&str> = profile
-            .lines()
-            .filter(|line| line.contains("\"scope\":\"shared\""))
-            .collect();
+        let shared = shared_lines(&profile);
         if raw {
             assert!(shared.is_empty(), "{profile}");
         } else {
@@ -228,11 +245,7 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
 fn a_windowed_shared_table_is_computed_inline_when_its_metrics_windows_differ() {
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(&warehouse)
-        .args(["--end", END, "--seed", "71", "--scale", "2"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    demo_data(&warehouse, &["--seed", "71", "--scale", "2"]);
     let versions = [("at_risk_clients", 1), ("at_risk_mrr", 1)];
     let ids: Vec<&str> = versions.iter().map(|(id, _)| *id).collect();
     let mut reports = Vec::new();
@@ -249,17 +262,8 @@ fn a_windowed_shared_table_is_computed_inline_when_its_metrics_windows_differ() 
             );
         let config = dir.path().join(format!("windows-{raw}.yaml"));
         std::fs::write(&config, text).expect("config");
-        let profile = dir.path().join(format!("profile-{raw}.jsonl"));
-        let output = run(clientpulse()
-            .args(["run", "--period", "2026-W47", "--dry-run", "--config"])
-            .arg(&config)
-            .arg(format!("--profile={}", profile.display())));
-        assert!(output.status.success(), "{}", stderr(&output));
-        let profile = std::fs::read_to_string(&profile).expect("profile");
-        let shared: Vec<&str> = profile
-            .lines()
-            .filter(|line| line.contains("\"scope\":\"shared\""))
-            .collect();
+        let profile = run_profiled(&config, "2026-W47");
+        let shared = shared_lines(&profile);
         if !raw {
             // The shared tables it reads are made; it is not.
             assert!(
@@ -302,11 +306,7 @@ fn a_broken_shared_table_names_its_file() {
         crate::support::DEFAULT_DELIVERY,
     );
     let queries = project.own_queries();
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(project.path().join("warehouse"))
-        .args(["--end", END, "--seed", "3"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    demo_data(&project.path().join("warehouse"), &["--seed", "3"]);
     let shared = queries.join("shared/user_days.sql");
     let original = std::fs::read_to_string(&shared).expect("read");
     // A changed shared table is a new version of the metrics that use it
@@ -374,11 +374,7 @@ fn a_shared_table_that_does_not_fit_goes_to_disk_or_inline_with_the_same_figures
 
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(&warehouse)
-        .args(["--end", END, "--seed", "72"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    demo_data(&warehouse, &["--seed", "72"]);
     let config = dir.path().join("clientpulse.yaml");
     std::fs::write(
         &config,

@@ -429,7 +429,11 @@ pub fn tables_read(
     ctx: &SessionContext,
     query: &QueryFile,
 ) -> Result<BTreeSet<String>, MetricsError> {
-    references(ctx, query, &with_windows(query, &query.sql, 1)?)
+    references(
+        ctx,
+        query,
+        &with_windows(query.windowed, &query.path, &query.sql, 1)?,
+    )
 }
 
 /// The tables `sql` (one of `query`'s texts) reads, CTE names excluded.
@@ -788,32 +792,34 @@ fn runnable_sql<'a>(
     query: &'a QueryFile,
     windows: usize,
 ) -> Result<std::borrow::Cow<'a, str>, MetricsError> {
-    let materialised = query
-        .shared_tables
-        .iter()
-        .all(|table| ctx.table_exist(table.name.as_str()).unwrap_or(false));
-    let sql = if materialised {
+    let sql = if registered(ctx, query.shared_tables.iter().map(|table| &table.name)) {
         &query.sql_over_shared_tables
     } else {
         &query.sql
     };
-    with_windows(query, sql, windows)
+    with_windows(query.windowed, &query.path, sql, windows)
 }
 
-/// `sql`, one of `query`'s texts, with the table `windows` of `windows`
-/// rows in front when the query is windowed; as it is otherwise.
+/// Whether the run registered every one of the shared tables `names`.
+fn registered<'n>(ctx: &SessionContext, mut names: impl Iterator<Item = &'n String>) -> bool {
+    names.all(|name| ctx.table_exist(name.as_str()).unwrap_or(false))
+}
+
+/// `sql`, a text of the file `file`, with the table `windows` of
+/// `windows` rows in front when it is `windowed`; as it is otherwise.
 fn with_windows<'a>(
-    query: &QueryFile,
+    windowed: bool,
+    file: &std::path::Path,
     sql: &'a str,
     windows: usize,
 ) -> Result<std::borrow::Cow<'a, str>, MetricsError> {
-    if !query.windowed {
+    if !windowed {
         return Ok(std::borrow::Cow::Borrowed(sql));
     }
     library::with_windows(sql, windows)
         .map(std::borrow::Cow::Owned)
         .map_err(|message| MetricsError::Query {
-            file: query.path.clone(),
+            file: file.to_path_buf(),
             message,
         })
 }
@@ -871,24 +877,12 @@ fn shared_table_sql<'a>(
     table: &'a library::SharedTable,
     windows: usize,
 ) -> Result<std::borrow::Cow<'a, str>, MetricsError> {
-    let registered = table
-        .reads
-        .iter()
-        .all(|name| ctx.table_exist(name.as_str()).unwrap_or(false));
-    let sql = if registered {
+    let sql = if registered(ctx, table.reads.iter()) {
         &table.sql_over_shared_tables
     } else {
         &table.sql
     };
-    if !table.windowed {
-        return Ok(std::borrow::Cow::Borrowed(sql));
-    }
-    library::with_windows(sql, windows)
-        .map(std::borrow::Cow::Owned)
-        .map_err(|message| MetricsError::Query {
-            file: table.path.clone(),
-            message,
-        })
+    with_windows(table.windowed, &table.path, sql, windows)
 }
 
 fn check_shared_columns(
