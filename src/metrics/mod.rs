@@ -423,6 +423,44 @@ pub fn one_partition(base: &SessionContext) -> SessionContext {
     SessionContext::new_with_state(state)
 }
 
+/// `base` planning every join as a sort-merge join instead of a hash join:
+/// the last resort for a query that ran out of memory even on one
+/// partition. A hash join holds its whole build side in memory and cannot
+/// spill (at scale 1600, `active_client_rate`'s paying clients of twelve
+/// windows are a 128 MB table); a sort-merge join reads both sides sorted,
+/// and the sorts spill. Slower again, the same figures. (DataFusion plans
+/// sort-merge joins only over more than one partition, with joins
+/// repartitioned.)
+pub fn spilling_joins(base: &SessionContext) -> SessionContext {
+    let state = base.state();
+    let mut config = state
+        .config()
+        .clone()
+        .with_target_partitions(base.state().config().target_partitions().max(2))
+        .with_repartition_joins(true)
+        .with_create_default_catalog_and_schema(false);
+    config.options_mut().optimizer.prefer_hash_join = false;
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_config(config)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
+/// Waits, a second at most, until nothing holds memory of `ctx`'s pool: a
+/// query that failed for lack of memory may still be releasing it (its
+/// other partitions' tasks stop at their next step), and one run again at
+/// once would find the pool still taken. For a query run alone, when no
+/// other query holds any.
+pub async fn memory_released(ctx: &SessionContext) {
+    let pool = &ctx.runtime_env().memory_pool;
+    for _ in 0..100 {
+        if pool.reserved() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// The tables a query reads (CTE names excluded); an error if the SQL does
 /// not parse.
 pub fn tables_read(
@@ -1398,6 +1436,50 @@ mod tests {
         // And the base session still reads its tables.
         let still = base.sql("SELECT COUNT(*) FROM t").await.unwrap();
         assert_eq!(still.count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_join_too_large_for_memory_runs_with_spilling_joins() {
+        let spill = tempfile::tempdir().unwrap();
+        let engine = EngineSettings {
+            kind: EngineKind::Local,
+            // The smallest limit a config may set: a 48 MiB pool.
+            memory_limit: Some(64 << 20),
+            spill_dir: Some(spill.path().to_path_buf()),
+            ..EngineSettings::default()
+        };
+        let base = new_session(&udf::UdfSettings::default(), &engine).unwrap();
+        // 3 M keys: 24 MB of them, and a hash join's table over them
+        // (which cannot spill) takes more than a 48 MiB pool; the sorts of
+        // a sort-merge join take 12 MB a side.
+        base.sql("CREATE TABLE t AS SELECT value AS k FROM generate_series(1, 3000000)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let sql = "SELECT COUNT(*) AS n, SUM(a.k) AS s FROM t AS a JOIN t AS b ON a.k = b.k";
+        let hashed = base.sql(sql).await.unwrap().collect().await;
+        assert!(
+            matches!(
+                hashed,
+                Err(ref e) if matches!(cause_of(&base, e), Cause::OutOfMemory)
+            ),
+            "{hashed:?}"
+        );
+        memory_released(&base).await;
+        assert_eq!(base.runtime_env().memory_pool.reserved(), 0);
+        let merged = spilling_joins(&base);
+        assert!(Arc::ptr_eq(
+            &merged.runtime_env().memory_pool,
+            &base.runtime_env().memory_pool
+        ));
+        let batches = merged.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        // Every row meets itself once: 3 M rows, 1 + ... + 3 000 000.
+        assert!(text.contains("| 3000000 | 4500001500000 |"), "{text}");
     }
 
     fn num_cpus_is_one() -> bool {
