@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::warehouse::{partition_by_day, read_table};
 use crate::support::{
-    Project, Server, clientpulse, eml_files, free_port, metric, repo, run, start_listening,
-    start_s3, stderr,
+    Project, Server, clientpulse, demo_data, eml_files, free_port, metric, repo, run,
+    start_listening, start_s3, stderr,
 };
 
 const END: &str = "2026-11-25";
@@ -25,19 +25,6 @@ fn aws<'a>(command: &'a mut Command, s3: &Server) -> &'a mut Command {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
-}
-
-fn demo_data(root: &Path) {
-    let output = run(clientpulse().args([
-        "demo-data",
-        "--out",
-        &root.display().to_string(),
-        "--end",
-        END,
-        "--seed",
-        "21",
-    ]));
-    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 /// report.json of the shipped config's week over `warehouse`, on `engine`.
@@ -69,7 +56,7 @@ fn shipped_report(warehouse: &Path, out: &Path, engine: &str) -> serde_json::Val
 fn the_standalone_cluster_gives_the_local_report_flat_and_partitioned() {
     let dir = tempfile::tempdir().expect("temp dir");
     let warehouse = dir.path().join("warehouse");
-    demo_data(&warehouse);
+    demo_data(&warehouse, &["--end", END, "--seed", "21"]);
     let local = shipped_report(&warehouse, &dir.path().join("local"), "local");
     let cluster = shipped_report(&warehouse, &dir.path().join("standalone"), "standalone");
     let figures = local["metrics"].as_array().map_or(0, Vec::len);
@@ -190,7 +177,7 @@ fn cluster_project(bucket: &str) -> Project {
 /// being answered from the files' statistics, so every row is read).
 fn warehouse_in_bucket(s3: &Server, dir: &Path, bucket: &str) -> usize {
     let root = dir.join("warehouse");
-    demo_data(&root);
+    demo_data(&root, &["--end", END, "--seed", "21"]);
     partition_by_day(&root, "usage_events", "occurred_at");
     partition_by_day(&root, "tickets", "opened_at");
     s3.upload(bucket, "wh", &root);
@@ -311,7 +298,10 @@ fn an_executor_killed_mid_run_never_gives_wrong_figures() {
 #[test]
 fn an_unreachable_scheduler_fails_with_exit_1_and_sends_nothing() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"));
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "21"],
+    );
     let closed = free_port();
     let output = run(&mut project.command(&[
         "run",

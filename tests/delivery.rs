@@ -10,8 +10,8 @@ use std::path::Path;
 use mail_parser::MessageParser;
 
 use crate::support::{
-    Project, assert_clean_failure, eml_files, make_certs, run, start_smtp, start_smtp_with, stderr,
-    stdout,
+    Project, assert_clean_failure, demo_data, eml_files, make_certs, run, start_smtp,
+    start_smtp_with, stderr, stdout,
 };
 
 const WEEK: &str = "2026-W47";
@@ -21,11 +21,10 @@ const PASSWORD: &str = "s3cret-relay-pass";
 /// A project on a fresh demo warehouse.
 fn project() -> Project {
     let project = Project::new("warehouse");
-    let output = run(crate::support::clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(project.path().join("warehouse"))
-        .args(["--end", END, "--seed", "77"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "77"],
+    );
     project
 }
 
@@ -294,11 +293,10 @@ fn a_server_that_is_down_leaves_nothing_marked_sent() {
 fn stale_data_sends_only_the_data_teams_alert_once_and_exits_3() {
     let project = Project::new("warehouse");
     // The export stopped on 10 November: the week to 23 November is stale.
-    let output = run(crate::support::clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(project.path().join("warehouse"))
-        .args(["--end", "2026-11-10", "--seed", "77"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", "2026-11-10", "--seed", "77"],
+    );
     project.write_config("warehouse", &delivery_section(""));
     let mut config = std::fs::read_to_string(project.config()).expect("config");
     config = config.replace(

@@ -268,10 +268,10 @@ fn every_declared_split_adds_up_on_the_demo() {
     assert!(ids.len() >= 20, "{ids:?}");
 
     let project = Project::new("warehouse");
-    let output = run(crate::support::clientpulse()
-        .args(["demo-data", "--end", "2026-11-25", "--seed", "71", "--out"])
-        .arg(project.path().join("warehouse")));
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::demo_data(
+        &project.path().join("warehouse"),
+        &["--end", "2026-11-25", "--seed", "71"],
+    );
     let metrics: String = ids.iter().map(|id| format!("  - id: {id}\n")).collect();
     let at_risk = std::fs::read_to_string(repo.join("config/clientpulse.yaml"))
         .expect("shipped config")

@@ -44,19 +44,10 @@ fn images(html: &str) -> Vec<(String, u32, u32, String)> {
 
 fn demo_project(scale: &str, seed: &str) -> Project {
     let project = Project::new("warehouse");
-    let output = run(clientpulse()
-        .args([
-            "demo-data",
-            "--end",
-            "2026-11-25",
-            "--scale",
-            scale,
-            "--seed",
-            seed,
-            "--out",
-        ])
-        .arg(project.path().join("warehouse")));
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::demo_data(
+        &project.path().join("warehouse"),
+        &["--end", "2026-11-25", "--scale", scale, "--seed", seed],
+    );
     project
 }
 

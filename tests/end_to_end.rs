@@ -3,24 +3,14 @@
 //! SMTP server, with the messages read back the way a mail client reads
 //! them. (Warehouses in S3 are the `s3` module's.)
 
-use std::path::Path;
-
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::support::{
-    Project, assert_clean_failure, clientpulse, copy_files, eml_files, metric, repo, run,
-    start_smtp, stderr, stdout,
+    Project, assert_clean_failure, clientpulse, copy_files, demo_data, eml_files, metric, repo,
+    run, start_smtp, stderr, stdout,
 };
 
 const END: &str = "2026-11-25";
-
-fn demo_data(out: &Path, seed: &str) {
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(out)
-        .args(["--end", END, "--seed", seed]));
-    assert!(output.status.success(), "{}", stderr(&output));
-}
 
 /// A message as a mail client shows it: headers, and both bodies decoded.
 struct Read {
@@ -206,7 +196,10 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
 #[test]
 fn outbox_messages_read_like_mail() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"), "11");
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "11"],
+    );
     let output = run(&mut project.command(&["run", "--period", "2026-W46"]));
     assert!(output.status.success(), "{}", stderr(&output));
     let report = project.report_json("2026-W46");
@@ -249,8 +242,8 @@ fn outbox_messages_read_like_mail() {
 fn demo_data_is_deterministic() {
     let a = tempfile::tempdir().expect("tmp");
     let b = tempfile::tempdir().expect("tmp");
-    demo_data(a.path(), "5");
-    demo_data(b.path(), "5");
+    demo_data(a.path(), &["--end", END, "--seed", "5"]);
+    demo_data(b.path(), &["--end", END, "--seed", "5"]);
     for table in clientpulse::catalog::contract_table_names() {
         let file = format!("{table}/part-0.parquet");
         let left = std::fs::read(a.path().join(&file)).expect("a");
@@ -261,7 +254,7 @@ fn demo_data_is_deterministic() {
         );
     }
     let c = tempfile::tempdir().expect("tmp");
-    demo_data(c.path(), "6");
+    demo_data(c.path(), &["--end", END, "--seed", "6"]);
     assert_ne!(
         std::fs::read(a.path().join("subscriptions/part-0.parquet")).expect("a"),
         std::fs::read(c.path().join("subscriptions/part-0.parquet")).expect("c"),
@@ -273,7 +266,10 @@ const SMTP_DELIVERY: &str = "delivery:\n  mode: smtp\n  from: Client Pulse <clie
 #[test]
 fn smtp_delivery_never_sends_twice_and_resumes_after_a_failure() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"), "31");
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "31"],
+    );
     project.write_config("warehouse", SMTP_DELIVERY);
     let inbox = project.path().join("inbox");
 
@@ -338,7 +334,10 @@ fn smtp_delivery_never_sends_twice_and_resumes_after_a_failure() {
 #[test]
 fn an_unreachable_smtp_server_is_exit_4() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"), "41");
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "41"],
+    );
     project.write_config("warehouse", SMTP_DELIVERY);
     let port = crate::support::free_port();
     let output = run(project.command(&["run", "--period", "2026-W47"]).env(
@@ -355,7 +354,10 @@ fn an_unreachable_smtp_server_is_exit_4() {
 #[test]
 fn a_backfill_runs_every_week_of_the_range() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"), "51");
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "51"],
+    );
     let output = run(&mut project.command(&["run", "--from", "2026-W44", "--to", "2026-W46"]));
     assert!(output.status.success(), "{}", stderr(&output));
     for week in ["2026-W44", "2026-W45", "2026-W46"] {
@@ -370,7 +372,10 @@ fn a_backfill_runs_every_week_of_the_range() {
 #[test]
 fn a_profile_says_what_each_query_read() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"), "52");
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "52"],
+    );
     project.write_config_with(
         "warehouse",
         &["stickiness", "mrr", "nps"],
@@ -473,7 +478,10 @@ fn a_profile_says_what_each_query_read() {
 #[test]
 fn a_profile_that_cannot_be_written_is_exit_1_before_the_run() {
     let project = Project::new("warehouse");
-    demo_data(&project.path().join("warehouse"), "53");
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "53"],
+    );
     let profile = project.path().join("no-such-folder/profile.jsonl");
     let flag = format!("--profile={}", profile.display());
     let output = run(&mut project.command(&["run", "--period", "2026-W46", &flag]));

@@ -14,7 +14,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 
 use crate::support::warehouse::{instants, micros, partition_by_day, read_table, write_batches};
-use crate::support::{DEFAULT_DELIVERY, Project, clientpulse, metric, run, stderr};
+use crate::support::{DEFAULT_DELIVERY, Project, metric, run, stderr};
 
 const DAY: i64 = 86_400_000_000;
 
@@ -669,11 +669,7 @@ fn every_metric_agrees_with_an_independent_computation() {
         let project = Project::new("warehouse");
         project.write_config_with("warehouse", CATALOGUE, DEFAULT_DELIVERY);
         let root = project.path().join("warehouse");
-        let output = run(clientpulse()
-            .args(["demo-data", "--out"])
-            .arg(&root)
-            .args(["--seed", seed, "--end", end, "--scale", "2"]));
-        assert!(output.status.success(), "{}", stderr(&output));
+        crate::support::demo_data(&root, &["--seed", seed, "--end", end, "--scale", "2"]);
         let want = expected(&load(&root), micros(b));
         assert!(want["nps"].is_some() && want["mrr"].is_some_and(|m| m > 0.0));
 

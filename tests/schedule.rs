@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{Project, clientpulse, run, stderr, stdout};
+use crate::support::{Project, run, stderr, stdout};
 
 #[test]
 fn next_starts_follow_the_zone_across_both_daylight_saving_changes() {
@@ -130,10 +130,7 @@ fn each_start_runs_the_week_survives_a_failure_and_stops_on_sigterm() {
     log.wait_for("run failed (exit 3)");
     log.wait_for("next run at");
     // The export lands; the next start reports the week.
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(project.path().join("warehouse")));
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::demo_data(&project.path().join("warehouse"), &[]);
     log.wait_for("run finished: ");
     log.wait_for("next run at");
     let (status, text) = log.terminate();
@@ -151,10 +148,7 @@ fn each_start_runs_the_week_survives_a_failure_and_stops_on_sigterm() {
 #[test]
 fn a_missed_start_is_caught_up_only_when_the_config_says_so() {
     let project = Project::new("warehouse");
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(project.path().join("warehouse")));
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::demo_data(&project.path().join("warehouse"), &[]);
     // Monday 06:00: the last start is in the past and nothing recorded it.
     add(
         &project,

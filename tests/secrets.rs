@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::{
-    Project, assert_clean_failure, clientpulse, free_port, run, start_s3, start_s3_with_auth,
-    stderr, stdout,
+    Project, assert_clean_failure, free_port, run, start_s3, start_s3_with_auth, stderr, stdout,
 };
 
 const AWS_SECRET: &str = "AWS-SECRET-7f3a9c41";
@@ -44,10 +43,7 @@ fn assert_secret_nowhere(secret: &str, output: &Output, out: &Path) {
 
 fn demo_warehouse(project: &Project) -> std::path::PathBuf {
     let folder = project.path().join("warehouse");
-    let output = run(clientpulse()
-        .args(["demo-data", "--end", "2026-11-25", "--out"])
-        .arg(&folder));
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::demo_data(&folder, &["--end", "2026-11-25"]);
     folder
 }
 

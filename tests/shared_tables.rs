@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use crate::support::{Project, assert_clean_failure, clientpulse, metric, repo, run, stderr};
+use crate::support::{
+    Project, assert_clean_failure, clientpulse, demo_data, metric, repo, run, stderr,
+};
 
 const END: &str = "2026-11-25";
 /// The metrics that read shared tables, and the last version of each that
@@ -108,17 +110,6 @@ pub(crate) fn figures(out: &Path, week: &str, ids: &[&str]) -> Vec<(String, serd
         .collect()
 }
 
-/// Writes the demo warehouse at `warehouse`, data until [`END`], with
-/// `args` (`--seed`, `--scale`).
-fn demo_data(warehouse: &Path, args: &[&str]) {
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(warehouse)
-        .args(["--end", END])
-        .args(args));
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
 /// Runs `config` for `week` (dry run) and returns its `--profile` lines.
 fn run_profiled(config: &Path, week: &str) -> String {
     let profile = config.with_extension("profile.jsonl");
@@ -142,7 +133,7 @@ fn shared_lines(profile: &str) -> Vec<&str> {
 fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    demo_data(&warehouse, &["--seed", "71", "--scale", "2"]);
+    demo_data(&warehouse, &["--end", END, "--seed", "71", "--scale", "2"]);
     let mut reports = Vec::new();
     for raw in [true, false] {
         let out = dir.path().join(if raw { "raw" } else { "shared" });
@@ -245,7 +236,7 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
 fn a_windowed_shared_table_is_computed_inline_when_its_metrics_windows_differ() {
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    demo_data(&warehouse, &["--seed", "71", "--scale", "2"]);
+    demo_data(&warehouse, &["--end", END, "--seed", "71", "--scale", "2"]);
     let versions = [("at_risk_clients", 1), ("at_risk_mrr", 1)];
     let ids: Vec<&str> = versions.iter().map(|(id, _)| *id).collect();
     let mut reports = Vec::new();
@@ -306,7 +297,10 @@ fn a_broken_shared_table_names_its_file() {
         crate::support::DEFAULT_DELIVERY,
     );
     let queries = project.own_queries();
-    demo_data(&project.path().join("warehouse"), &["--seed", "3"]);
+    demo_data(
+        &project.path().join("warehouse"),
+        &["--end", END, "--seed", "3"],
+    );
     let shared = queries.join("shared/user_days.sql");
     let original = std::fs::read_to_string(&shared).expect("read");
     // A changed shared table is a new version of the metrics that use it
@@ -374,7 +368,7 @@ fn a_shared_table_that_does_not_fit_goes_to_disk_or_inline_with_the_same_figures
 
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    demo_data(&warehouse, &["--seed", "72"]);
+    demo_data(&warehouse, &["--end", END, "--seed", "72"]);
     let config = dir.path().join("clientpulse.yaml");
     std::fs::write(
         &config,

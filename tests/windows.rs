@@ -56,11 +56,7 @@ const ONE_WINDOW_VERSIONS: &[(&str, u32)] = &[
 fn windowed_queries_give_the_figures_of_one_window_per_query() {
     let dir = tempfile::tempdir().expect("tmp");
     let warehouse = dir.path().join("warehouse");
-    let output = run(clientpulse()
-        .args(["demo-data", "--out"])
-        .arg(&warehouse)
-        .args(["--end", END, "--seed", "83", "--scale", "2"]));
-    assert!(output.status.success(), "{}", stderr(&output));
+    crate::support::demo_data(&warehouse, &["--end", END, "--seed", "83", "--scale", "2"]);
     let ids: Vec<&str> = ONE_WINDOW_VERSIONS.iter().map(|(id, _)| *id).collect();
     let mut reports = Vec::new();
     let mut queries_run = Vec::new();

@@ -49,6 +49,16 @@ pub fn run(command: &mut Command) -> Output {
     command.output().expect("the clientpulse binary runs")
 }
 
+/// Makes a demo warehouse in the folder `out` (`demo-data --out OUT`,
+/// then `args`: `--end`, `--seed`, `--scale`) and asserts it was made.
+pub fn demo_data(out: &Path, args: &[&str]) {
+    let output = run(clientpulse()
+        .args(["demo-data", "--out"])
+        .arg(out)
+        .args(args));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
