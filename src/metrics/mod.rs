@@ -433,10 +433,11 @@ pub fn one_partition(base: &SessionContext) -> SessionContext {
 /// repartitioned.)
 pub fn spilling_joins(base: &SessionContext) -> SessionContext {
     let state = base.state();
+    let partitions = state.config().target_partitions().max(2);
     let mut config = state
         .config()
         .clone()
-        .with_target_partitions(base.state().config().target_partitions().max(2))
+        .with_target_partitions(partitions)
         .with_repartition_joins(true)
         .with_create_default_catalog_and_schema(false);
     config.options_mut().optimizer.prefer_hash_join = false;
