@@ -409,18 +409,7 @@ pub fn sibling_session(base: &SessionContext, settings: &udf::UdfSettings) -> Se
 /// aggregations that each take an equal share of that pool. For a query
 /// that ran out of memory even alone: slower, the same figures.
 pub fn one_partition(base: &SessionContext) -> SessionContext {
-    let state = base.state();
-    // Its catalogs are `base`'s own (the same list): a fresh default
-    // catalog would replace the one that holds the tables, in both.
-    let config = state
-        .config()
-        .clone()
-        .with_target_partitions(1)
-        .with_create_default_catalog_and_schema(false);
-    let state = SessionStateBuilder::new_from_existing(state)
-        .with_config(config)
-        .build();
-    SessionContext::new_with_state(state)
+    reconfigured(base, |config| config.with_target_partitions(1))
 }
 
 /// `base` planning every join as a sort-merge join instead of a hash join:
@@ -432,15 +421,26 @@ pub fn one_partition(base: &SessionContext) -> SessionContext {
 /// sort-merge joins only over more than one partition, with joins
 /// repartitioned.)
 pub fn spilling_joins(base: &SessionContext) -> SessionContext {
+    reconfigured(base, |config| {
+        let partitions = config.target_partitions().max(2);
+        let mut config = config
+            .with_target_partitions(partitions)
+            .with_repartition_joins(true);
+        config.options_mut().optimizer.prefer_hash_join = false;
+        config
+    })
+}
+
+/// `base` with its config changed by `change`: the same tables, functions,
+/// engine and memory pool. Its catalogs are `base`'s own (the same list):
+/// a fresh default catalog would replace the one that holds the tables, in
+/// both.
+fn reconfigured(
+    base: &SessionContext,
+    change: impl FnOnce(SessionConfig) -> SessionConfig,
+) -> SessionContext {
     let state = base.state();
-    let partitions = state.config().target_partitions().max(2);
-    let mut config = state
-        .config()
-        .clone()
-        .with_target_partitions(partitions)
-        .with_repartition_joins(true)
-        .with_create_default_catalog_and_schema(false);
-    config.options_mut().optimizer.prefer_hash_join = false;
+    let config = change(state.config().clone()).with_create_default_catalog_and_schema(false);
     let state = SessionStateBuilder::new_from_existing(state)
         .with_config(config)
         .build();
