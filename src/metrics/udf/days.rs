@@ -213,16 +213,17 @@ impl<C: Cell> Span<C> {
             return None;
         }
         let first = i64::from(i32::from_le_bytes(*first));
+        // Straight to the cells that hold `[from, to)`: a tally has a cell
+        // a day, and a client's spans every week of the trend and more,
+        // while a window is four weeks of it.
+        let count = (cells.len() / C::BYTES) as i64;
+        let low = (from.div_euclid(C::DAYS) - first).clamp(0, count);
+        let high = ((to - 1).div_euclid(C::DAYS) - first + 1).clamp(low, count);
         let mut total = 0;
-        for (offset, cell) in cells.chunks(C::BYTES).enumerate() {
-            let day = (first + offset as i64) * C::DAYS;
-            if day + C::DAYS <= from {
-                continue;
-            }
-            if day >= to {
-                break;
-            }
-            total += C::read(cell)?.count_in(day, from, to);
+        for offset in low..high {
+            let day = (first + offset) * C::DAYS;
+            let start = offset as usize * C::BYTES;
+            total += C::read(cells.get(start..start + C::BYTES)?)?.count_in(day, from, to);
         }
         Some(total)
     }
@@ -908,6 +909,21 @@ mod tests {
         assert_eq!(count(&tally, 3, 9), 4);
         assert_eq!(count(&tally, -10, 100), 6);
         assert_eq!(count(&tally, 6, 9), 0);
+        assert_eq!(count(&tally, 9, 9), 0);
+        assert_eq!(count(&tally, 9, 3), 0);
+        // Against a plain count of rows, over every range: ranges that
+        // start before the first day, end after the last, or miss them.
+        let rows = [5, 5, 5, 3, 9, -2, 40, 41, 41];
+        let tally = span::<Count>(&rows);
+        for from in -10..50 {
+            for to in [from + 1, from + 2, from + 7, from + 28] {
+                let expected = rows
+                    .iter()
+                    .filter(|&&d| i64::from(d) >= from && i64::from(d) < to)
+                    .count() as i64;
+                assert_eq!(count(&tally, from, to), expected, "[{from}, {to})");
+            }
+        }
     }
 
     #[test]
