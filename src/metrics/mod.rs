@@ -80,6 +80,11 @@ pub enum MetricsError {
         "{file}: still running after {seconds} s (engine.query_timeout_seconds), stopped; on a Ballista cluster the scheduler may have lost the job"
     )]
     TimedOut { file: PathBuf, seconds: u64 },
+    /// The task a query or a slice ran in was cancelled before it ended
+    /// (the runtime shutting down): a bug or the machine, not the data
+    /// (exit 1).
+    #[error("{what}: its task stopped before it ended: {message}")]
+    TaskStopped { what: String, message: String },
 }
 
 /// How long a session's queries may run (`engine.query_timeout_seconds`),
@@ -153,7 +158,8 @@ impl MetricsError {
             MetricsError::OutOfMemory { .. }
             | MetricsError::Cluster { .. }
             | MetricsError::ClusterQuery { .. }
-            | MetricsError::TimedOut { .. } => Fault::Internal,
+            | MetricsError::TimedOut { .. }
+            | MetricsError::TaskStopped { .. } => Fault::Internal,
             MetricsError::Catalog(error) => error.fault(),
         }
     }
