@@ -470,7 +470,8 @@ async fn alone(
 /// On a cluster `work` runs in place: there a query's work is the
 /// executors', this process only plans and waits, and with a task each
 /// the standalone cluster's test hung once in the full suite (it passed
-/// alone); Ballista 55 has lost a job's statuses before (see `runs`).
+/// alone); Ballista 55 has lost a job's task statuses under load before
+/// (see `queries_at_once`).
 async fn in_task<T: Send + 'static>(
     ctx: &SessionContext,
     what: String,
