@@ -11,7 +11,12 @@ COPY tests ./tests
 # `--build-arg FEATURES=ballista` adds the cluster engine and the
 # `scheduler` and `executor` commands (compose.yaml builds it so).
 ARG FEATURES=""
-RUN cargo build --release --locked --bin clientpulse ${FEATURES:+--features "$FEATURES"}
+# `release-lto` (Cargo.toml): the full report 5-13 % faster, for a build of
+# about 30 min and up to 7.3 GiB of memory; `--build-arg PROFILE=release`
+# builds in about 20 min with less.
+ARG PROFILE=release-lto
+RUN cargo build --profile "$PROFILE" --locked --bin clientpulse ${FEATURES:+--features "$FEATURES"} \
+    && cp "target/$PROFILE/clientpulse" /src/clientpulse
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -19,7 +24,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin clientpulse
 WORKDIR /app
-COPY --from=build /src/target/release/clientpulse /usr/local/bin/clientpulse
+COPY --from=build /src/clientpulse /usr/local/bin/clientpulse
 COPY config ./config
 COPY queries ./queries
 COPY report-templates ./report-templates

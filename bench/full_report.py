@@ -25,6 +25,10 @@ Usage (from the repository's root):
     python3 bench/full_report.py                 # 16, 160, 1600
     python3 bench/full_report.py --scales 16,160 --repeat 3
 
+    # the binary to deploy (Cargo.toml's `release-lto`, about 30 min to build)
+    cargo build --profile release-lto
+    python3 bench/full_report.py --bin target/release-lto/clientpulse
+
 DuckDB is installed into target/bench/venv on the first run (pip).
 Nothing here is a test: it prints numbers, it does not assert times.
 """
