@@ -11,9 +11,9 @@ COPY tests ./tests
 # `--build-arg FEATURES=ballista` adds the cluster engine and the
 # `scheduler` and `executor` commands (compose.yaml builds it so).
 ARG FEATURES=""
-# `release-lto` (Cargo.toml): the full report 5-13 % faster, for a build of
-# about 30 min and up to 7.3 GiB of memory; `--build-arg PROFILE=release`
-# builds in about 20 min with less.
+# `release-lto` (Cargo.toml) runs faster and builds slower, with more
+# memory (README, "The binary to deploy"); `--build-arg PROFILE=release`
+# is the quicker build.
 ARG PROFILE=release-lto
 RUN cargo build --profile "$PROFILE" --locked --bin clientpulse ${FEATURES:+--features "$FEATURES"} \
     && cp "target/$PROFILE/clientpulse" /src/clientpulse
