@@ -15,15 +15,20 @@ events and 120 clients, 1600 about 100 M events and 192 k clients):
    the one week only (stickiness, active clients, NPS, MRR and its five
    movements), written as plain DuckDB SQL below, in its own process so
    that its peak RSS is its own;
-4. prints both side by side with the ratio (clientpulse's whole report over
-   DuckDB's one week: below 1.0 is faster) and checks that DuckDB's figures
-   equal the report's.
+4. with `--trend`, runs DuckDB again for the same nine figures of every
+   week of the report's 12-week trend, one week after another as a user
+   would, in one process: the like-for-like side of the report's trend;
+5. prints them side by side with the ratios (clientpulse's whole report
+   over DuckDB's one week, and over its twelve weeks: below 1.0 is
+   faster) and checks that DuckDB's figures equal the report's (with
+   `--trend`, all 108: every week of the nine metrics' trends).
 
 Usage (from the repository's root):
 
     cargo build --release
     python3 bench/full_report.py                 # 16, 160, 1600
     python3 bench/full_report.py --scales 16,160 --repeat 3
+    python3 bench/full_report.py --trend         # DuckDB for all 12 weeks too
 
     # the binary to deploy (Cargo.toml's `release-lto`, about 30 min to build)
     cargo build --profile release-lto
@@ -34,6 +39,7 @@ Nothing here is a test: it prints numbers, it does not assert times.
 """
 
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -257,14 +263,33 @@ MOVEMENTS_SQL = """
 """
 
 
-def duckdb_worker(path, result_file):
-    """Computes DUCKDB_SQL over `path`; writes {metric: value} as JSON."""
+def week_end(weeks_back):
+    """The end of the week `weeks_back` weeks before the report's, as
+    DuckDB SQL: 0 is the report's week, 11 the first of its trend."""
+    end = datetime.datetime.fromisoformat(WEEK_END) - datetime.timedelta(weeks=weeks_back)
+    return f"TIMESTAMPTZ '{end.isoformat(sep=' ')}'"
+
+
+def duckdb_worker(path, result_file, weeks):
+    """Computes DUCKDB_SQL over `path` for the report's week and the
+    `weeks - 1` before it, one week after another, as a user would for a
+    trend; writes a list of {metric: value} as JSON, the report's week
+    first."""
     import duckdb
 
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET threads = 2")
-    end = f"TIMESTAMPTZ '{WEEK_END}'"
+    by_week = [duckdb_week(connection, path, week_end(back)) for back in range(int(weeks))]
+    with open(result_file, "w") as file:
+        json.dump(
+            [{k: (None if v is None else float(v)) for k, v in week.items()} for week in by_week],
+            file,
+        )
+
+
+def duckdb_week(connection, path, end):
+    """DUCKDB_SQL's figures of the week ending `end` (DuckDB SQL)."""
     start30 = f"({end} - INTERVAL 30 DAY)"
     row_mrr = ROW_MRR.format(wh=path)
     mrr_at_end = MRR_AT.format(row_mrr=row_mrr, at=end)
@@ -282,14 +307,22 @@ def duckdb_worker(path, result_file):
     )
     for metric, value in zip(MOVEMENTS, connection.execute(sql).fetchone()):
         figures[metric] = value
-    with open(result_file, "w") as file:
-        json.dump({k: (None if v is None else float(v)) for k, v in figures.items()}, file)
+    return figures
 
 
-def duckdb_run(path):
-    """DuckDB's one week over `path`: (seconds, peak MiB, figures)."""
+def duckdb_run(path, weeks=1):
+    """DuckDB's figures over `path` for the report's week and the
+    `weeks - 1` before it: (seconds, peak MiB, figures by week, the
+    report's week first)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as result:
-        command = [sys.executable, os.path.abspath(__file__), "--duckdb-worker", path, result.name]
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--duckdb-worker",
+            path,
+            result.name,
+            str(weeks),
+        ]
         seconds, peak, _, stderr, code = run_measured(command)
         if code != 0:
             sys.exit(f"duckdb failed (exit {code}):\n{stderr}")
@@ -297,18 +330,27 @@ def duckdb_run(path):
             return seconds, peak, json.load(file)
 
 
-def agreement(report, figures):
-    """The metrics whose DuckDB figure differs from the report's."""
-    values = {metric["id"]: metric.get("value") for metric in report.get("metrics", [])}
+def agreement(report, by_week):
+    """The figures of DuckDB's that differ from the report's: `by_week`
+    is DuckDB's figures, the report's week first, then each week of its
+    trend before it. Returns (figures compared, differences)."""
+    trends = {
+        metric["id"]: [point.get("value") for point in metric.get("trend", [])]
+        for metric in report.get("metrics", [])
+    }
+    compared = 0
     differ = []
-    for metric, theirs in figures.items():
-        ours = values.get(metric)
-        if ours is None or theirs is None:
-            if ours != theirs:
-                differ.append(f"{metric}: {ours} vs {theirs}")
-        elif abs(ours - theirs) > 1e-6 * max(1.0, abs(theirs)):
-            differ.append(f"{metric}: {ours} vs {theirs}")
-    return differ
+    for back, figures in enumerate(by_week):
+        for metric, theirs in figures.items():
+            trend = trends.get(metric, [])
+            ours = trend[-1 - back] if back < len(trend) else None
+            compared += 1
+            if ours is None or theirs is None:
+                if ours != theirs:
+                    differ.append(f"{metric} {back} weeks back: {ours} vs {theirs}")
+            elif abs(ours - theirs) > 1e-6 * max(1.0, abs(theirs)):
+                differ.append(f"{metric} {back} weeks back: {ours} vs {theirs}")
+    return compared, differ
 
 
 def main():
@@ -316,7 +358,13 @@ def main():
     parser.add_argument("--scales", default="16,160,1600")
     parser.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "clientpulse"))
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the best is kept")
-    parser.add_argument("--duckdb-worker", nargs=2, metavar=("WAREHOUSE", "RESULT"))
+    parser.add_argument(
+        "--trend",
+        action="store_true",
+        help="also time DuckDB on the nine figures of every week of the report's"
+        " 12-week trend, and check all of them against the report's trend",
+    )
+    parser.add_argument("--duckdb-worker", nargs=3, metavar=("WAREHOUSE", "RESULT", "WEEKS"))
     args = parser.parse_args()
     ensure_duckdb()
     if args.duckdb_worker:
@@ -324,12 +372,11 @@ def main():
         return
     if not os.path.exists(args.bin):
         sys.exit(f"no binary at {args.bin}: run `cargo build --release` first")
-    rows_line = []
+    trend_weeks = 12 if args.trend else 0
     results = []
     for scale in [int(s) for s in args.scales.split(",") if s.strip()]:
         path = warehouse(args.bin, scale)
         rows = table_rows(path)
-        rows_line.append((scale, rows))
         print(f"\nscale {scale}: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()), flush=True)
         out = os.path.join(BENCH, "out", f"scale-{scale}")
         best = None
@@ -342,25 +389,36 @@ def main():
                 f" | ratio {ours[0] / theirs[0]:.2f}",
                 flush=True,
             )
+            trend = duckdb_run(path, trend_weeks) if trend_weeks else None
+            if trend:
+                print(
+                    f"  duckdb the same nine figures for each of the trend's {trend_weeks} weeks"
+                    f" {trend[0]:6.1f} s, peak {trend[1]:6.0f} MiB | ratio {ours[0] / trend[0]:.2f}",
+                    flush=True,
+                )
             print(f"    stages: {ours[2]}", flush=True)
             for line in profile_summary(ours[4]):
                 print(line, flush=True)
             if best is None or ours[0] < best[0][0]:
-                best = (ours, theirs)
-        ours, theirs = best
-        differ = agreement(ours[3], theirs[2])
+                best = (ours, theirs, trend)
+        ours, theirs, trend = best
+        compared, differ = agreement(ours[3], (trend or theirs)[2])
         print(
             "  figures: "
-            + ("DuckDB agrees on all " + str(len(theirs[2])) if not differ else "DIFFER: " + "; ".join(differ)),
+            + (f"DuckDB agrees on all {compared}" if not differ else "DIFFER: " + "; ".join(differ)),
             flush=True,
         )
-        results.append((scale, rows.get("usage_events", 0), ours, theirs))
-    print("\n| scale | usage events | clientpulse full report | peak RSS | DuckDB one week | peak RSS | ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for scale, events, ours, theirs in results:
+        results.append((scale, rows.get("usage_events", 0), ours, theirs, trend))
+    print(
+        "\n| scale | usage events | clientpulse full report | peak RSS | DuckDB one week | peak RSS | ratio |"
+        + (f" DuckDB {trend_weeks} weeks | ratio |" if trend_weeks else "")
+    )
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if trend_weeks else ""))
+    for scale, events, ours, theirs, trend in results:
         print(
             f"| {scale} | {events / 1e6:.1f} M | {ours[0]:.1f} s | {ours[1]:.0f} MiB"
             f" | {theirs[0]:.1f} s | {theirs[1]:.0f} MiB | {ours[0] / theirs[0]:.2f} |"
+            + (f" {trend[0]:.1f} s | {ours[0] / trend[0]:.2f} |" if trend else "")
         )
 
 
