@@ -15,9 +15,12 @@ events and 120 clients, 1600 about 100 M events and 192 k clients):
    the one week only (stickiness, active clients, NPS, MRR and its five
    movements), written as plain DuckDB SQL below, in its own process so
    that its peak RSS is its own;
-4. with `--trend`, runs DuckDB again for the same nine figures of every
-   week of the report's 12-week trend, one week after another as a user
-   would, in one process: the like-for-like side of the report's trend;
+4. with `--trend`, runs DuckDB twice more for the same nine figures of
+   every week of the report's 12-week trend, each in a process of its
+   own: one week after another (the one-week SQL for each), and all
+   twelve at once (the events and answers read once and joined to the
+   weeks, as the shipped queries compute a trend): the like-for-like side
+   of the report's trend;
 5. prints them side by side with the ratios (clientpulse's whole report
    over DuckDB's one week, and over its twelve weeks: below 1.0 is
    faster) and checks that DuckDB's figures equal the report's (with
@@ -263,6 +266,75 @@ MOVEMENTS_SQL = """
 """
 
 
+# The same figures for every week of a trend at once, the way the shipped
+# queries compute a trend (`-- windows: table`): the events and answers of
+# all the windows are read once, each row joined to the windows it falls
+# in ({weeks}: a row per week, `back` weeks before the report's, ending at
+# `week_end`). The MRR figures read only the subscriptions, and stay one
+# query per week.
+DUCKDB_TREND_SQL = {
+    "stickiness": """
+        WITH weeks AS ({weeks}),
+        active AS (
+            SELECT DISTINCT client_id, user_id, CAST(timezone('UTC', occurred_at) AS DATE) AS day
+            FROM read_parquet('{wh}/usage_events/**/*.parquet')
+            WHERE occurred_at >= {first_end} - INTERVAL 28 DAY AND occurred_at < {last_end}
+        )
+        SELECT w.back, (COUNT(*) / 28.0) / NULLIF(COUNT(DISTINCT (a.client_id, a.user_id)), 0)
+        FROM weeks AS w
+        JOIN active AS a
+          ON a.day >= CAST(w.week_end - INTERVAL 28 DAY AS DATE) AND a.day < CAST(w.week_end AS DATE)
+        GROUP BY w.back
+    """,
+    "active_client_rate": """
+        WITH weeks AS ({weeks}),
+        client_days AS (
+            SELECT DISTINCT client_id, CAST(timezone('UTC', occurred_at) AS DATE) AS day
+            FROM read_parquet('{wh}/usage_events/**/*.parquet')
+            WHERE occurred_at >= {first_end} - INTERVAL 28 DAY AND occurred_at < {last_end}
+        ),
+        active AS (
+            SELECT DISTINCT w.back, d.client_id
+            FROM weeks AS w
+            JOIN client_days AS d
+              ON d.day >= CAST(w.week_end - INTERVAL 28 DAY AS DATE) AND d.day < CAST(w.week_end AS DATE)
+        ),
+        paying AS (
+            SELECT w.back, r.client_id
+            FROM weeks AS w
+            JOIN ({row_mrr}) AS r
+              ON r.started_at <= w.week_end AND (r.ended_at IS NULL OR r.ended_at > w.week_end)
+            GROUP BY w.back, r.client_id
+            HAVING SUM(r.mrr) > 0
+        )
+        SELECT p.back, COUNT(a.client_id) / NULLIF(COUNT(*), 0)
+        FROM paying AS p LEFT JOIN active AS a USING (back, client_id)
+        GROUP BY p.back
+    """,
+    "nps": """
+        WITH weeks AS ({weeks}),
+        answers AS (
+            SELECT client_id, respondent_id, responded_at, response_id, score
+            FROM read_parquet('{wh}/survey_responses/**/*.parquet')
+            WHERE survey = 'nps'
+              AND responded_at >= {first_end} - INTERVAL 90 DAY AND responded_at < {last_end}
+        ),
+        latest AS (
+            SELECT w.back, a.score, ROW_NUMBER() OVER (
+                PARTITION BY w.back, a.client_id, a.respondent_id
+                ORDER BY a.responded_at DESC, a.response_id DESC) AS recency
+            FROM weeks AS w
+            JOIN answers AS a
+              ON a.responded_at >= w.week_end - INTERVAL 90 DAY AND a.responded_at < w.week_end
+        )
+        SELECT back, 100.0 * (COUNT(*) FILTER (WHERE score >= 9) - COUNT(*) FILTER (WHERE score <= 6))
+            / NULLIF(COUNT(*), 0)
+        FROM latest WHERE recency = 1
+        GROUP BY back
+    """,
+}
+
+
 def week_end(weeks_back):
     """The end of the week `weeks_back` weeks before the report's, as
     DuckDB SQL: 0 is the report's week, 11 the first of its trend."""
@@ -270,17 +342,40 @@ def week_end(weeks_back):
     return f"TIMESTAMPTZ '{end.isoformat(sep=' ')}'"
 
 
-def duckdb_worker(path, result_file, weeks):
-    """Computes DUCKDB_SQL over `path` for the report's week and the
-    `weeks - 1` before it, one week after another, as a user would for a
-    trend; writes a list of {metric: value} as JSON, the report's week
-    first."""
+def duckdb_worker(path, result_file, weeks, how):
+    """Computes DUCKDB_SQL's figures over `path` for the report's week and
+    the `weeks - 1` before it: `each`, one week after another (DUCKDB_SQL
+    for each); `windows`, DUCKDB_TREND_SQL for all the weeks at once, and
+    the MRR figures week by week. Writes a list of {metric: value} as
+    JSON, the report's week first."""
     import duckdb
 
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET threads = 2")
-    by_week = [duckdb_week(connection, path, week_end(back)) for back in range(int(weeks))]
+    weeks = int(weeks)
+    if how == "windows":
+        by_week = [{} for _ in range(weeks)]
+        rows = " UNION ALL ".join(
+            f"SELECT {back} AS back, {week_end(back)} AS week_end" for back in range(weeks)
+        )
+        for metric, sql in DUCKDB_TREND_SQL.items():
+            sql = sql.format(
+                weeks=rows,
+                wh=path,
+                first_end=week_end(weeks - 1),
+                last_end=week_end(0),
+                row_mrr=ROW_MRR.format(wh=path),
+            )
+            for back, value in connection.execute(sql).fetchall():
+                by_week[back][metric] = value
+        for back in range(weeks):
+            for metric, value in duckdb_week(
+                connection, path, week_end(back), skip=DUCKDB_TREND_SQL
+            ).items():
+                by_week[back][metric] = value
+    else:
+        by_week = [duckdb_week(connection, path, week_end(back)) for back in range(weeks)]
     with open(result_file, "w") as file:
         json.dump(
             [{k: (None if v is None else float(v)) for k, v in week.items()} for week in by_week],
@@ -288,13 +383,16 @@ def duckdb_worker(path, result_file, weeks):
         )
 
 
-def duckdb_week(connection, path, end):
-    """DUCKDB_SQL's figures of the week ending `end` (DuckDB SQL)."""
+def duckdb_week(connection, path, end, skip=()):
+    """DUCKDB_SQL's figures of the week ending `end` (DuckDB SQL), but for
+    the metrics in `skip`."""
     start30 = f"({end} - INTERVAL 30 DAY)"
     row_mrr = ROW_MRR.format(wh=path)
     mrr_at_end = MRR_AT.format(row_mrr=row_mrr, at=end)
     figures = {}
     for metric, sql in DUCKDB_SQL.items():
+        if metric in skip:
+            continue
         sql = sql.format(wh=path, end=end, mrr_at_end=mrr_at_end)
         figures[metric] = connection.execute(sql).fetchone()[0]
     columns = ", ".join(f"{sql} AS {metric}" for metric, sql in MOVEMENTS.items())
@@ -310,10 +408,10 @@ def duckdb_week(connection, path, end):
     return figures
 
 
-def duckdb_run(path, weeks=1):
+def duckdb_run(path, weeks=1, how="each"):
     """DuckDB's figures over `path` for the report's week and the
-    `weeks - 1` before it: (seconds, peak MiB, figures by week, the
-    report's week first)."""
+    `weeks - 1` before it (see duckdb_worker for `how`): (seconds, peak
+    MiB, figures by week, the report's week first)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as result:
         command = [
             sys.executable,
@@ -322,6 +420,7 @@ def duckdb_run(path, weeks=1):
             path,
             result.name,
             str(weeks),
+            how,
         ]
         seconds, peak, _, stderr, code = run_measured(command)
         if code != 0:
@@ -364,7 +463,7 @@ def main():
         help="also time DuckDB on the nine figures of every week of the report's"
         " 12-week trend, and check all of them against the report's trend",
     )
-    parser.add_argument("--duckdb-worker", nargs=3, metavar=("WAREHOUSE", "RESULT", "WEEKS"))
+    parser.add_argument("--duckdb-worker", nargs=4, metavar=("WAREHOUSE", "RESULT", "WEEKS", "HOW"))
     args = parser.parse_args()
     ensure_duckdb()
     if args.duckdb_worker:
@@ -372,53 +471,61 @@ def main():
         return
     if not os.path.exists(args.bin):
         sys.exit(f"no binary at {args.bin}: run `cargo build --release` first")
-    trend_weeks = 12 if args.trend else 0
+    # DuckDB's sides: the nine figures of one week, then (--trend) of each
+    # week of the trend, one week after another and all weeks at once.
+    sides = [("one week", 1, "each")]
+    if args.trend:
+        sides += [("12 weeks, week by week", 12, "each"), ("12 weeks at once", 12, "windows")]
     results = []
     for scale in [int(s) for s in args.scales.split(",") if s.strip()]:
         path = warehouse(args.bin, scale)
         rows = table_rows(path)
         print(f"\nscale {scale}: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()), flush=True)
         out = os.path.join(BENCH, "out", f"scale-{scale}")
-        best = None
+        # The best run of each side, each kept apart.
+        ours = None
+        theirs = [None] * len(sides)
         for _ in range(max(1, args.repeat)):
-            ours = clientpulse(args.bin, path, out)
-            theirs = duckdb_run(path)
-            print(
-                f"  clientpulse full report {ours[0]:6.1f} s, peak {ours[1]:6.0f} MiB"
-                f" | duckdb one week {theirs[0]:6.1f} s, peak {theirs[1]:6.0f} MiB"
-                f" | ratio {ours[0] / theirs[0]:.2f}",
-                flush=True,
-            )
-            trend = duckdb_run(path, trend_weeks) if trend_weeks else None
-            if trend:
+            run = clientpulse(args.bin, path, out)
+            print(f"  clientpulse full report {run[0]:6.1f} s, peak {run[1]:6.0f} MiB", flush=True)
+            print(f"    stages: {run[2]}", flush=True)
+            for line in profile_summary(run[4]):
+                print(line, flush=True)
+            if ours is None or run[0] < ours[0]:
+                ours = run
+            for index, (name, weeks, how) in enumerate(sides):
+                side = duckdb_run(path, weeks, how)
                 print(
-                    f"  duckdb the same nine figures for each of the trend's {trend_weeks} weeks"
-                    f" {trend[0]:6.1f} s, peak {trend[1]:6.0f} MiB | ratio {ours[0] / trend[0]:.2f}",
+                    f"  duckdb, nine figures, {name}: {side[0]:6.1f} s, peak {side[1]:6.0f} MiB"
+                    f" | ratio {run[0] / side[0]:.2f}",
                     flush=True,
                 )
-            print(f"    stages: {ours[2]}", flush=True)
-            for line in profile_summary(ours[4]):
-                print(line, flush=True)
-            if best is None or ours[0] < best[0][0]:
-                best = (ours, theirs, trend)
-        ours, theirs, trend = best
-        compared, differ = agreement(ours[3], (trend or theirs)[2])
-        print(
-            "  figures: "
-            + (f"DuckDB agrees on all {compared}" if not differ else "DIFFER: " + "; ".join(differ)),
-            flush=True,
-        )
-        results.append((scale, rows.get("usage_events", 0), ours, theirs, trend))
+                if theirs[index] is None or side[0] < theirs[index][0]:
+                    theirs[index] = side
+        for (name, _, _), side in zip(sides, theirs):
+            compared, differ = agreement(ours[3], side[2])
+            print(
+                f"  figures ({name}): "
+                + (
+                    f"DuckDB agrees on all {compared}"
+                    if not differ
+                    else "DIFFER: " + "; ".join(differ)
+                ),
+                flush=True,
+            )
+        results.append((scale, rows.get("usage_events", 0), ours, theirs))
+    print("\nBest run of each; the ratio is clientpulse's full report over DuckDB's time.")
     print(
-        "\n| scale | usage events | clientpulse full report | peak RSS | DuckDB one week | peak RSS | ratio |"
-        + (f" DuckDB {trend_weeks} weeks | ratio |" if trend_weeks else "")
+        "\n| scale | usage events | clientpulse full report | peak RSS |"
+        + "".join(f" DuckDB {name} | peak RSS | ratio |" for name, _, _ in sides)
     )
-    print("|---|---|---|---|---|---|---|" + ("---|---|" if trend_weeks else ""))
-    for scale, events, ours, theirs, trend in results:
+    print("|---|---|---|---|" + "---|---|---|" * len(sides))
+    for scale, events, ours, theirs in results:
         print(
-            f"| {scale} | {events / 1e6:.1f} M | {ours[0]:.1f} s | {ours[1]:.0f} MiB"
-            f" | {theirs[0]:.1f} s | {theirs[1]:.0f} MiB | {ours[0] / theirs[0]:.2f} |"
-            + (f" {trend[0]:.1f} s | {ours[0] / trend[0]:.2f} |" if trend else "")
+            f"| {scale} | {events / 1e6:.1f} M | {ours[0]:.1f} s | {ours[1]:.0f} MiB |"
+            + "".join(
+                f" {side[0]:.1f} s | {side[1]:.0f} MiB | {ours[0] / side[0]:.2f} |" for side in theirs
+            )
         )
 
 
