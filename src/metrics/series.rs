@@ -346,33 +346,45 @@ async fn slice_sessions(
 ) -> Result<Vec<Session>, MetricsError> {
     let tables = &super::tables_read_in_run(ctx, selected.iter().map(|(_, query)| query))?;
     let memory_bytes = sessions.memory_bytes / slices.len().max(1);
-    // Each in a task of its own, as many at once as queries run: a slice
-    // is a query over the warehouse, and one after another they took a
-    // quarter of the segments' time at scale 160 on one core. Each has
-    // its own share of the memory, so the order they fill it in does not
-    // matter.
-    futures::stream::iter(slices.iter().map(|(column, value)| {
-        let slice_ctx = super::sibling_session(ctx, sessions.udf_settings);
-        let scope = scope(column, value);
-        let (base, target) = (ctx.clone(), slice_ctx.clone());
-        let (tables, column, value) = (tables.clone(), column.clone(), value.clone());
+    let made: Vec<Session> = slices
+        .iter()
+        .map(|(column, value)| Session {
+            ctx: super::sibling_session(ctx, sessions.udf_settings),
+            scope: scope(column, value),
+            tells_metrics,
+        })
+        .collect();
+    // The slices of one column are made together, each table read once
+    // for all of them; the columns, each in a task of its own, as many at
+    // once as queries run. Each slice has its own share of the memory, so
+    // the order they fill it in does not matter.
+    let mut columns: Vec<&String> = Vec::new();
+    for (column, _) in slices {
+        if !columns.contains(&column) {
+            columns.push(column);
+        }
+    }
+    futures::stream::iter(columns.into_iter().map(|column| {
+        let of_column: Vec<(SessionContext, catalog::SegmentValue)> = slices
+            .iter()
+            .zip(&made)
+            .filter(|((of, _), _)| of == column)
+            .map(|((_, value), session)| (session.ctx.clone(), value.clone()))
+            .collect();
+        let (base, tables, column) = (ctx.clone(), tables.clone(), column.clone());
         async move {
-            in_task(ctx, format!("the slice of {scope}"), async move {
-                catalog::register_segment(&base, &target, &tables, &column, &value, memory_bytes)
+            in_task(ctx, format!("the slices of {column}"), async move {
+                catalog::register_slices(&base, &of_column, &tables, &column, memory_bytes)
                     .await
                     .map_err(MetricsError::from)
             })
-            .await?;
-            Ok(Session {
-                ctx: slice_ctx,
-                scope,
-                tells_metrics,
-            })
+            .await
         }
     }))
     .buffered(super::queries_at_once(ctx))
-    .try_collect()
-    .await
+    .try_collect::<Vec<()>>()
+    .await?;
+    Ok(made)
 }
 
 /// One address's book: the clients whose column holds it, and the weekly
