@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::JoinType;
 use datafusion::datasource::TableProvider;
@@ -697,13 +697,11 @@ async fn split_in_memory(
     values: &[&SegmentValue],
     rooms: &mut [usize],
 ) -> datafusion::error::Result<Vec<Option<Arc<dyn TableProvider>>>> {
-    use datafusion::arrow::array::{RecordBatch, StringArray};
+    use datafusion::arrow::array::StringArray;
     use datafusion::arrow::compute::kernels::cmp::eq;
     use datafusion::arrow::compute::{filter_record_batch, is_null};
-    let mut fits: Vec<bool> = rooms.iter().map(|room| *room > 0).collect();
-    let mut batches: Vec<Vec<RecordBatch>> = vec![Vec::new(); values.len()];
-    let mut held: Vec<HeldBytes> = values.iter().map(|_| HeldBytes::default()).collect();
-    if fits.contains(&true) {
+    let mut filling: Vec<Filling> = rooms.iter().map(|room| Filling::new(*room)).collect();
+    if filling.iter().any(Filling::fits) {
         let mut stream = keyed.execute_stream().await?;
         while let Some(batch) = stream.try_next().await? {
             let (Some(keys), Some(columns)) = (
@@ -715,38 +713,67 @@ async fn split_in_memory(
                 );
             };
             let rows = RecordBatch::try_new(Arc::clone(&own), columns.to_vec())?;
-            for (index, value) in values.iter().enumerate() {
-                if !fits[index] {
+            for (slice, value) in filling.iter_mut().zip(values) {
+                if !slice.fits() {
                     continue;
                 }
                 let in_slice = match value {
                     Some(value) => eq(keys, &StringArray::new_scalar(value.as_str()))?,
                     None => is_null(keys)?,
                 };
-                let slice = filter_record_batch(&rows, &in_slice)?;
-                if held[index].add(&slice) > rooms[index] {
-                    fits[index] = false;
-                    batches[index] = Vec::new();
-                    continue;
-                }
-                batches[index].push(slice);
+                slice.push(filter_record_batch(&rows, &in_slice)?);
             }
-            if !fits.contains(&true) {
+            if !filling.iter().any(Filling::fits) {
                 break;
             }
         }
     }
     let mut slices = Vec::with_capacity(values.len());
-    for (index, batches) in batches.into_iter().enumerate() {
-        if fits[index] {
-            rooms[index] -= held[index].bytes();
-            let table = datafusion::datasource::MemTable::try_new(Arc::clone(&own), vec![batches])?;
-            slices.push(Some(Arc::new(table) as Arc<dyn TableProvider>));
-        } else {
-            slices.push(None);
-        }
+    for (slice, room) in filling.into_iter().zip(rooms.iter_mut()) {
+        slices.push(match slice.batches {
+            Some(batches) => {
+                *room -= slice.held.bytes();
+                let table =
+                    datafusion::datasource::MemTable::try_new(Arc::clone(&own), vec![batches])?;
+                Some(Arc::new(table) as Arc<dyn TableProvider>)
+            }
+            None => None,
+        });
     }
     Ok(slices)
+}
+
+/// One slice of a table being read into memory: its rows while they fit
+/// in the room it was given, and `None` from the batch that did not (the
+/// slice then stays a view, and what it had read is let go at once).
+struct Filling {
+    room: usize,
+    held: HeldBytes,
+    batches: Option<Vec<RecordBatch>>,
+}
+
+impl Filling {
+    /// With no room, nothing is held, not even an empty slice.
+    fn new(room: usize) -> Self {
+        let batches = (room > 0).then(Vec::new);
+        Filling {
+            room,
+            held: HeldBytes::default(),
+            batches,
+        }
+    }
+
+    fn fits(&self) -> bool {
+        self.batches.is_some()
+    }
+
+    fn push(&mut self, batch: RecordBatch) {
+        if self.held.add(&batch) > self.room {
+            self.batches = None;
+        } else if let Some(batches) = &mut self.batches {
+            batches.push(batch);
+        }
+    }
 }
 
 /// The memory batches held together take: each allocation counted once.
@@ -762,7 +789,7 @@ pub struct HeldBytes {
 
 impl HeldBytes {
     /// Counts `batch`'s allocations not counted yet; returns the total.
-    pub fn add(&mut self, batch: &datafusion::arrow::record_batch::RecordBatch) -> usize {
+    pub fn add(&mut self, batch: &RecordBatch) -> usize {
         for column in batch.columns() {
             self.add_data(&column.to_data());
         }
@@ -898,7 +925,6 @@ mod tests {
     #[test]
     fn held_bytes_count_each_allocation_once() {
         use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
-        use datafusion::arrow::record_batch::RecordBatch;
         let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
             (0..1000).map(|i| format!("client-{i}")),
         ));
@@ -954,7 +980,6 @@ mod tests {
     #[tokio::test]
     async fn each_table_is_split_among_the_slices_once_and_a_slice_that_does_not_fit_is_a_view() {
         use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
-        use datafusion::arrow::record_batch::RecordBatch;
         use datafusion::datasource::MemTable;
         let base = SessionContext::new();
         let table = |columns: Vec<(&str, ArrayRef)>| {
