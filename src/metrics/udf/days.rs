@@ -7,6 +7,12 @@
 //!   (a bitmap); over BINARY day sets it is their union.
 //! - `days_in(set, from, to)`: how many of the set's days fall in
 //!   `[from, to)`.
+//! - `sets_in_each(set, froms, tos)` and `days_in_each(set, froms, tos)`
+//!   (aggregates, a set and two lists of DATEs in): every window at once,
+//!   in one pass over the rows, where pairing each row with each window
+//!   made a row per pair; for each place `i` of the lists, how many rows'
+//!   sets have a day in `[froms[i], tos[i])`, or the sum of their days
+//!   there, as a list of BIGINTs.
 //! - `day_tally(day)` (aggregate, DATE in): how many rows fell on each day,
 //!   as BINARY.
 //! - `tally_in(tally, from, to)`: the rows counted on the days of
@@ -31,15 +37,16 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayAccessor, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int64Array,
-    PrimitiveArray,
+    ListArray, PrimitiveArray,
 };
-use datafusion::arrow::datatypes::{DataType, Date32Type, FieldRef};
-use datafusion::common::{Result, exec_err};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
 
 use super::fold::{Fold, FoldAccumulator, FoldGroups};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
+    Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
 
@@ -445,6 +452,307 @@ impl ScalarUDFImpl for CountIn {
             out.push(Some(counted));
         }
         Ok(ColumnarValue::Array(Arc::new(Int64Array::from(out))))
+    }
+}
+
+/// `sets_in_each(set, froms, tos)` or `days_in_each(set, froms, tos)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct InEach {
+    signature: Signature,
+    /// Counts the sets with a day in each window, rather than their days.
+    sets: bool,
+}
+
+impl InEach {
+    /// `sets_in_each(set, froms, tos)`: for each position `i` of the
+    /// lists, how many rows' sets have a day in `[froms[i], tos[i])`.
+    pub fn sets() -> Self {
+        InEach {
+            signature: Signature::any(3, Volatility::Immutable),
+            sets: true,
+        }
+    }
+
+    /// `days_in_each(set, froms, tos)`: for each position `i`, the sum over
+    /// the rows of `days_in(set, froms[i], tos[i])`.
+    pub fn days() -> Self {
+        InEach {
+            sets: false,
+            ..InEach::sets()
+        }
+    }
+
+    fn function(&self) -> &'static str {
+        if self.sets {
+            "sets_in_each"
+        } else {
+            "days_in_each"
+        }
+    }
+
+    fn groups(&self) -> InEachGroups {
+        InEachGroups {
+            sets: self.sets,
+            name: self.function(),
+            totals: Vec::new(),
+        }
+    }
+}
+
+/// The list of counts `sets_in_each` and `days_in_each` return, and
+/// their one state field.
+fn counts_type() -> DataType {
+    DataType::new_list(DataType::Int64, true)
+}
+
+impl AggregateUDFImpl for InEach {
+    fn name(&self) -> &str {
+        self.function()
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let dates = |kind: &DataType| matches!(kind, DataType::List(item) if item.data_type() == &DataType::Date32);
+        match arg_types {
+            [DataType::Binary, froms, tos] if dates(froms) && dates(tos) => Ok(counts_type()),
+            _ => datafusion::common::plan_err!(
+                "{}(set, froms, tos) takes a day set and two lists of DATEs, not {arg_types:?}",
+                self.name()
+            ),
+        }
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            datafusion::logical_expr::utils::format_state_name(args.name, self.name()),
+            counts_type(),
+            true,
+        ))])
+    }
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(InEachAccumulator(self.groups())))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(self.groups()))
+    }
+}
+
+/// Each group's counts so far, a place per window (as many places as the
+/// longest lists seen).
+#[derive(Debug)]
+struct InEachGroups {
+    sets: bool,
+    name: &'static str,
+    totals: Vec<Vec<i64>>,
+}
+
+impl InEachGroups {
+    /// Adds `count` to the place `place` of group `group`.
+    fn add(&mut self, group: usize, place: usize, count: i64) -> Result<()> {
+        let Some(totals) = self.totals.get_mut(group) else {
+            return exec_err!("{}(): a row of an unknown group", self.name);
+        };
+        if totals.len() <= place {
+            totals.resize(place + 1, 0);
+        }
+        if let Some(total) = totals.get_mut(place) {
+            *total = add_count(*total, count, self.name)?;
+        }
+        Ok(())
+    }
+
+    /// The groups `emit_to` takes, as a list of counts each.
+    fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let groups = emit_to.take_needed(&mut self.totals);
+        let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
+        let values = Int64Array::from(groups.into_iter().flatten().collect::<Vec<i64>>());
+        Ok(Arc::new(ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Int64, true)),
+            OffsetBuffer::from_lengths(lengths),
+            Arc::new(values),
+            None,
+        )))
+    }
+}
+
+impl GroupsAccumulator for InEachGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let [sets, froms, tos] = values else {
+            return exec_err!("{}(set, froms, tos) takes 3 arguments", self.name);
+        };
+        self.totals.resize_with(total_num_groups, Vec::new);
+        let sets = sets.as_binary::<i32>();
+        let (froms, tos) = (froms.as_list::<i32>(), tos.as_list::<i32>());
+        // The lists' dates, reached through their offsets: a row's lists
+        // are not made into arrays of their own.
+        let (from_days, to_days) = (
+            froms.values().as_primitive::<Date32Type>(),
+            tos.values().as_primitive::<Date32Type>(),
+        );
+        let (from_at, to_at) = (froms.offsets(), tos.offsets());
+        for (row, group) in group_indices.iter().enumerate() {
+            if sets.is_null(row)
+                || froms.is_null(row)
+                || tos.is_null(row)
+                || !super::fold::kept(opt_filter, row)
+            {
+                continue;
+            }
+            let bytes = sets.value(row);
+            let (Some(from_range), Some(to_range)) =
+                (from_at.get(row..row + 2), to_at.get(row..row + 2))
+            else {
+                return exec_err!("{}(): a list without its bounds", self.name);
+            };
+            let span = |bounds: &[i32]| {
+                let at = |i: usize| bounds.get(i).and_then(|o| usize::try_from(*o).ok());
+                at(0).zip(at(1)).map(|(start, end)| start..end)
+            };
+            let (Some(from_range), Some(to_range)) = (span(from_range), span(to_range)) else {
+                return exec_err!("{}(): a list without its bounds", self.name);
+            };
+            if from_range.len() != to_range.len() {
+                return exec_err!(
+                    "{}(set, froms, tos): froms has {} dates and tos {}",
+                    self.name,
+                    from_range.len(),
+                    to_range.len()
+                );
+            }
+            let Some(totals) = self.totals.get_mut(*group) else {
+                return exec_err!("{}(): a row of an unknown group", self.name);
+            };
+            if totals.len() < from_range.len() {
+                totals.resize(from_range.len(), 0);
+            }
+            for (total, (from, to)) in totals.iter_mut().zip(from_range.zip(to_range)) {
+                if from_days.is_null(from) || to_days.is_null(to) {
+                    continue;
+                }
+                let (low, high) = (
+                    i64::from(from_days.value(from)),
+                    i64::from(to_days.value(to)),
+                );
+                let days = Span::<Bits>::count_bytes(bytes, low, high)
+                    .ok_or_else(|| not_a_value::<Bits>(self.name))?;
+                let counted = if self.sets { i64::from(days > 0) } else { days };
+                *total = add_count(*total, counted, self.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let [states] = values else {
+            return exec_err!("{}(): one state column expected", self.name);
+        };
+        self.totals.resize_with(total_num_groups, Vec::new);
+        let states = states.as_list::<i32>();
+        for (row, group) in group_indices.iter().enumerate() {
+            if states.is_null(row) {
+                continue;
+            }
+            let totals = states.value(row);
+            let totals = totals.as_primitive::<Int64Type>();
+            for place in 0..totals.len() {
+                if totals.is_valid(place) {
+                    self.add(*group, place, totals.value(place))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.emit(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.emit(emit_to)?])
+    }
+
+    /// Each row as a group of its own: lets DataFusion skip the partial
+    /// aggregation where it does not reduce the rows.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |v| v.len());
+        let mut each = InEachGroups {
+            totals: Vec::new(),
+            ..*self
+        };
+        let groups: Vec<usize> = (0..rows).collect();
+        each.update_batch(values, &groups, opt_filter, rows)?;
+        Ok(vec![each.emit(EmitTo::All)?])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.totals.capacity() * std::mem::size_of::<Vec<i64>>()
+            + self.totals.iter().map(|t| t.capacity() * 8).sum::<usize>()
+    }
+}
+
+/// `total + count`; an error where it passes 2^63.
+fn add_count(total: i64, count: i64, name: &str) -> Result<i64> {
+    match total.checked_add(count) {
+        Some(sum) => Ok(sum),
+        None => exec_err!("{name}(): a count passes 2^63"),
+    }
+}
+
+/// The same counts for a query without GROUP BY: one group.
+#[derive(Debug)]
+struct InEachAccumulator(InEachGroups);
+
+impl Accumulator for InEachAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let rows = values.first().map_or(0, |v| v.len());
+        self.0.update_batch(values, &vec![0; rows], None, 1)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let rows = states.first().map_or(0, |v| v.len());
+        self.0.merge_batch(states, &vec![0; rows], 1)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        // Evaluated without emptying: a group with no rows has no counts.
+        let totals = self.0.totals.first().cloned().unwrap_or_default();
+        let values = Int64Array::from(totals);
+        Ok(ScalarValue::List(Arc::new(ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Int64, true)),
+            OffsetBuffer::from_lengths([values.len()]),
+            Arc::new(values),
+            None,
+        ))))
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
     }
 }
 

@@ -90,6 +90,8 @@ fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::from(days::DayFold::set()),
         AggregateUDF::from(days::DayFold::tally()),
         AggregateUDF::from(days::DaySetsBy::default()),
+        AggregateUDF::from(days::InEach::sets()),
+        AggregateUDF::from(days::InEach::days()),
         AggregateUDF::from(satisfaction::NpsMargin::default()),
         AggregateUDF::from(statistics::PercentileExact::default()),
         AggregateUDF::from(subscriptions::MrrRows::default()),
