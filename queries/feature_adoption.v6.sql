@@ -33,7 +33,10 @@
 -- user's days, each feature's users from each user's days per configured
 -- feature, both in the run's shared table user_days.
 --
--- Each window's active users: the users with a day in it.
+-- Each window's active users: the users with a day in it. window_lists
+-- (one row) comes first in FROM, and so is the side of the cross join
+-- held while the users stream past: held the other way, the join gave a
+-- batch per user (2.3 s instead of 0.15 s at demo scale 160).
 WITH active AS (
     SELECT sets_in_each(u.days, w.froms, w.tos) AS users
     FROM window_lists AS w

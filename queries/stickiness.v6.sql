@@ -28,7 +28,9 @@
 -- Days are local_date() in the report's time zone; a day with no user
 -- counts as 0, so the mean is (user, day) pairs / days in the window,
 -- from the run's shared table of each user's days (user_days). Active
--- users are the users with a day in the window.
+-- users are the users with a day in the window. window_lists (one row)
+-- comes first in FROM: the side of the cross join held while the users
+-- stream past.
 WITH totals AS (
     SELECT
         days_in_each(u.days, w.froms, w.tos) AS days,
