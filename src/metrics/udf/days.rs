@@ -1210,6 +1210,83 @@ mod tests {
         }
     }
 
+    /// The counts of `sets_in_each` and `days_in_each` per group, as lists.
+    fn totals(array: &ArrayRef) -> Vec<Vec<i64>> {
+        let lists = array.as_list::<i32>();
+        (0..lists.len())
+            .map(|row| {
+                let counts = lists.value(row);
+                counts.as_primitive::<Int64Type>().values().to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_in_each_window_are_the_same_grouped_merged_or_row_by_row() {
+        use datafusion::arrow::array::{Date32Array, ListArray};
+        let sets = [
+            span::<Bits>(&[0, 5, 6, 70]),
+            span::<Bits>(&[13, 64]),
+            span::<Bits>(&[200]),
+        ];
+        let mut bytes = BinaryBuilder::new();
+        for set in &sets {
+            let mut value = Vec::new();
+            set.encode(&mut value);
+            bytes.append_value(value);
+        }
+        bytes.append_null();
+        let rows = sets.len() + 1;
+        let (froms, tos) = ([0, 7, 64], [7, 14, 71]);
+        let list = |days: [i32; 3]| -> ArrayRef {
+            let values = Date32Array::from(days.repeat(rows));
+            Arc::new(ListArray::new(
+                Arc::new(Field::new_list_field(DataType::Date32, true)),
+                OffsetBuffer::from_lengths(std::iter::repeat_n(3, rows)),
+                Arc::new(values),
+                None,
+            ))
+        };
+        let values: Vec<ArrayRef> = vec![Arc::new(bytes.finish()), list(froms), list(tos)];
+        // The windows [0, 7), [7, 14) and [64, 71): the first set has 3, 0
+        // and 1 days in them, the second 0, 1 and 1, the third none; the
+        // NULL set is no row.
+        for (sets_only, expected) in [(true, vec![1, 1, 2]), (false, vec![3, 1, 2])] {
+            let each = if sets_only {
+                InEach::sets()
+            } else {
+                InEach::days()
+            };
+            // Rows 0 and 2 in group 0, row 1 in group 1.
+            let mut grouped = each.groups();
+            grouped
+                .update_batch(&values, &[0, 1, 0, 0], None, 2)
+                .unwrap();
+            let by_group = totals(&grouped.evaluate(EmitTo::All).unwrap());
+            let mut summed = by_group[0].clone();
+            for (total, count) in summed.iter_mut().zip(&by_group[1]) {
+                *total += count;
+            }
+            assert_eq!(summed, expected);
+            // Each row's own state, merged into one group.
+            let mut merged = each.groups();
+            let states = merged.convert_to_state(&values, None).unwrap();
+            assert_eq!(totals(&states[0]).len(), rows);
+            merged.merge_batch(&states, &[0; 4], 1).unwrap();
+            assert_eq!(
+                totals(&merged.evaluate(EmitTo::All).unwrap()),
+                [expected.clone()]
+            );
+            // One group, without GROUP BY.
+            let mut single = InEachAccumulator(each.groups());
+            single.update_batch(&values).unwrap();
+            let ScalarValue::List(list) = single.evaluate().unwrap() else {
+                panic!("a list");
+            };
+            assert_eq!(totals(&(list as ArrayRef)), [expected]);
+        }
+    }
+
     #[test]
     fn tallies_count_rows_per_day() {
         let tally = span::<Count>(&[5, 5, 5, 3, 9, -2]);
