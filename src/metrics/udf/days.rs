@@ -1275,7 +1275,7 @@ mod tests {
             merged.merge_batch(&states, &[0; 4], 1).unwrap();
             assert_eq!(
                 totals(&merged.evaluate(EmitTo::All).unwrap()),
-                [expected.clone()]
+                [expected.as_slice()]
             );
             // One group, without GROUP BY.
             let mut single = InEachAccumulator(each.groups());
