@@ -79,7 +79,7 @@ SELECT
     a.window_end,
     c.feature AS item,
     CASE WHEN c.feature IS NOT NULL
-        THEN CAST(COALESCE(f.users, 0) AS DOUBLE) / NULLIF(COALESCE(a.users, 0), 0)
+        THEN CAST(COALESCE(f.users, 0) AS DOUBLE) / NULLIF(a.users, 0)
     END AS value,
     COALESCE(a.users, 0) AS sample_size
 FROM active_by_window AS a

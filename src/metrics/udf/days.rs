@@ -553,32 +553,42 @@ struct InEachGroups {
 }
 
 impl InEachGroups {
-    /// Adds `count` to the place `place` of group `group`.
-    fn add(&mut self, group: usize, place: usize, count: i64) -> Result<()> {
+    /// Group `group`'s totals, with at least `places` places.
+    fn group_totals(&mut self, group: usize, places: usize) -> Result<&mut [i64]> {
         let Some(totals) = self.totals.get_mut(group) else {
             return exec_err!("{}(): a row of an unknown group", self.name);
         };
-        if totals.len() <= place {
-            totals.resize(place + 1, 0);
+        if totals.len() < places {
+            totals.resize(places, 0);
         }
-        if let Some(total) = totals.get_mut(place) {
-            *total = add_count(*total, count, self.name)?;
-        }
-        Ok(())
+        Ok(totals)
     }
 
     /// The groups `emit_to` takes, as a list of counts each.
     fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = emit_to.take_needed(&mut self.totals);
-        let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
-        let values = Int64Array::from(groups.into_iter().flatten().collect::<Vec<i64>>());
-        Ok(Arc::new(ListArray::new(
-            Arc::new(Field::new_list_field(DataType::Int64, true)),
-            OffsetBuffer::from_lengths(lengths),
-            Arc::new(values),
-            None,
-        )))
+        Ok(Arc::new(counts_list(emit_to.take_needed(&mut self.totals))))
     }
+}
+
+/// One list of counts per group, as `sets_in_each` and `days_in_each`
+/// return them.
+fn counts_list(groups: Vec<Vec<i64>>) -> ListArray {
+    let lengths: Vec<usize> = groups.iter().map(Vec::len).collect();
+    let values = Int64Array::from(groups.into_iter().flatten().collect::<Vec<i64>>());
+    ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Int64, true)),
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(values),
+        None,
+    )
+}
+
+/// Where row `row`'s values lie in `list.values()`.
+fn places(list: &ListArray, row: usize) -> Option<std::ops::Range<usize>> {
+    let offsets = list.value_offsets();
+    let start = usize::try_from(*offsets.get(row)?).ok()?;
+    let end = usize::try_from(*offsets.get(row + 1)?).ok()?;
+    Some(start..end)
 }
 
 impl GroupsAccumulator for InEachGroups {
@@ -601,7 +611,6 @@ impl GroupsAccumulator for InEachGroups {
             froms.values().as_primitive::<Date32Type>(),
             tos.values().as_primitive::<Date32Type>(),
         );
-        let (from_at, to_at) = (froms.offsets(), tos.offsets());
         for (row, group) in group_indices.iter().enumerate() {
             if sets.is_null(row)
                 || froms.is_null(row)
@@ -611,16 +620,7 @@ impl GroupsAccumulator for InEachGroups {
                 continue;
             }
             let bytes = sets.value(row);
-            let (Some(from_range), Some(to_range)) =
-                (from_at.get(row..row + 2), to_at.get(row..row + 2))
-            else {
-                return exec_err!("{}(): a list without its bounds", self.name);
-            };
-            let span = |bounds: &[i32]| {
-                let at = |i: usize| bounds.get(i).and_then(|o| usize::try_from(*o).ok());
-                at(0).zip(at(1)).map(|(start, end)| start..end)
-            };
-            let (Some(from_range), Some(to_range)) = (span(from_range), span(to_range)) else {
+            let (Some(from_range), Some(to_range)) = (places(froms, row), places(tos, row)) else {
                 return exec_err!("{}(): a list without its bounds", self.name);
             };
             if from_range.len() != to_range.len() {
@@ -631,12 +631,8 @@ impl GroupsAccumulator for InEachGroups {
                     to_range.len()
                 );
             }
-            let Some(totals) = self.totals.get_mut(*group) else {
-                return exec_err!("{}(): a row of an unknown group", self.name);
-            };
-            if totals.len() < from_range.len() {
-                totals.resize(from_range.len(), 0);
-            }
+            let (sets_only, name) = (self.sets, self.name);
+            let totals = self.group_totals(*group, from_range.len())?;
             for (total, (from, to)) in totals.iter_mut().zip(from_range.zip(to_range)) {
                 if from_days.is_null(from) || to_days.is_null(to) {
                     continue;
@@ -646,9 +642,9 @@ impl GroupsAccumulator for InEachGroups {
                     i64::from(to_days.value(to)),
                 );
                 let days = Span::<Bits>::count_bytes(bytes, low, high)
-                    .ok_or_else(|| not_a_value::<Bits>(self.name))?;
-                let counted = if self.sets { i64::from(days > 0) } else { days };
-                *total = add_count(*total, counted, self.name)?;
+                    .ok_or_else(|| not_a_value::<Bits>(name))?;
+                let counted = if sets_only { i64::from(days > 0) } else { days };
+                *total = add_count(*total, counted, name)?;
             }
         }
         Ok(())
@@ -669,12 +665,12 @@ impl GroupsAccumulator for InEachGroups {
             if states.is_null(row) {
                 continue;
             }
-            let totals = states.value(row);
-            let totals = totals.as_primitive::<Int64Type>();
-            for place in 0..totals.len() {
-                if totals.is_valid(place) {
-                    self.add(*group, place, totals.value(place))?;
-                }
+            let state = states.value(row);
+            let state = state.as_primitive::<Int64Type>();
+            let name = self.name;
+            let totals = self.group_totals(*group, state.len())?;
+            for (total, count) in totals.iter_mut().zip(state.iter()) {
+                *total = add_count(*total, count.unwrap_or(0), name)?;
             }
         }
         Ok(())
@@ -708,7 +704,11 @@ impl GroupsAccumulator for InEachGroups {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + self.totals.capacity() * std::mem::size_of::<Vec<i64>>()
-            + self.totals.iter().map(|t| t.capacity() * 8).sum::<usize>()
+            + self
+                .totals
+                .iter()
+                .map(|t| t.capacity() * std::mem::size_of::<i64>())
+                .sum::<usize>()
     }
 }
 
@@ -742,13 +742,7 @@ impl Accumulator for InEachAccumulator {
     fn evaluate(&mut self) -> Result<ScalarValue> {
         // Evaluated without emptying: a group with no rows has no counts.
         let totals = self.0.totals.first().cloned().unwrap_or_default();
-        let values = Int64Array::from(totals);
-        Ok(ScalarValue::List(Arc::new(ListArray::new(
-            Arc::new(Field::new_list_field(DataType::Int64, true)),
-            OffsetBuffer::from_lengths([values.len()]),
-            Arc::new(values),
-            None,
-        ))))
+        Ok(ScalarValue::List(Arc::new(counts_list(vec![totals]))))
     }
 
     fn size(&self) -> usize {
