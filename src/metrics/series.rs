@@ -489,6 +489,20 @@ async fn in_task<T: Send + 'static>(
     what: String,
     work: impl std::future::Future<Output = Result<T, MetricsError>> + Send + 'static,
 ) -> Result<T, MetricsError> {
+    in_task_or(ctx, work, |message| MetricsError::TaskStopped {
+        what,
+        message,
+    })
+    .await
+}
+
+/// [`in_task`] for work of any error type: `stopped` makes the error of a
+/// task stopped (the runtime shutting down) from its message.
+pub(crate) async fn in_task_or<T: Send + 'static, E: Send + 'static>(
+    ctx: &SessionContext,
+    work: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+    stopped: impl FnOnce(String) -> E,
+) -> Result<T, E> {
     if super::on_cluster(ctx) {
         return work.await;
     }
@@ -496,10 +510,7 @@ async fn in_task<T: Send + 'static>(
         Ok(outcome) => outcome,
         // A panic is a bug: it goes on as if the work had run here.
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(error) => Err(MetricsError::TaskStopped {
-            what,
-            message: error.to_string(),
-        }),
+        Err(error) => Err(stopped(error.to_string())),
     }
 }
 
