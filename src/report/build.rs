@@ -72,7 +72,8 @@ pub fn build(
             .iter()
             .find(|m| m.id == config.at_risk.metric)
             .map(at_risk_clients)
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         at_risk_metric: metrics
             .iter()
             .any(|m| m.id == config.at_risk.metric)
@@ -152,7 +153,7 @@ pub fn gate_failure(
         sections: Vec::new(),
         mrr_movements: None,
         metrics: Vec::new(),
-        at_risk: Vec::new(),
+        at_risk: Vec::new().into(),
         at_risk_metric: None,
     }
 }
@@ -290,7 +291,7 @@ fn metric_report(
             .collect(),
         segments: Vec::new(),
         drivers: Vec::new(),
-        items: current.items,
+        items: current.items.into(),
         extras: current.extras,
     }
 }

@@ -58,7 +58,7 @@ fn metric(id: &str, unit: Unit, value: Option<f64>, status: Status) -> MetricRep
             .collect(),
         segments: Vec::new(),
         drivers: Vec::new(),
-        items: Vec::new(),
+        items: Vec::new().into(),
         extras: BTreeMap::new(),
     }
 }
@@ -120,7 +120,8 @@ pub fn report() -> Report {
             ("comment".to_string(), Some("Great support".to_string())),
         ]),
         numbers: BTreeMap::new(),
-    }];
+    }]
+    .into();
     Report {
         title: "Client pulse".to_string(),
         currency: "EUR".to_string(),
@@ -183,7 +184,8 @@ pub fn report() -> Report {
                 detail: "NPS answer <3>".to_string(),
                 weight: Some(2.0),
             }],
-        }],
+        }]
+        .into(),
         at_risk_metric: Some("at_risk_clients".to_string()),
     }
 }
