@@ -182,17 +182,16 @@ pub async fn survey(ctx: &SessionContext, tables: &BTreeSet<String>, currency: &
             (table, event)
         })
         .collect();
-    let counts = surveyed.iter().map(|&(table, event)| Check {
-        table,
-        columns: vec!["*"],
-        rule: "",
-        sql: match event {
-            Some(column) => {
-                format!("SELECT COUNT(*), CAST(to_unixtime(MAX({column})) AS BIGINT) FROM {table}")
-            }
-            None => format!("SELECT COUNT(*) FROM {table}"),
-        }
-        .into(),
+    let counts = surveyed.iter().map(|&(table, event)| {
+        Check::survey(
+            table,
+            match event {
+                Some(column) => format!(
+                    "SELECT COUNT(*), CAST(to_unixtime(MAX({column})) AS BIGINT) FROM {table}"
+                ),
+                None => format!("SELECT COUNT(*) FROM {table}"),
+            },
+        )
     });
     let all: Vec<Check> = rules.iter().cloned().chain(counts).collect();
     let mut cells = cells_of_all(ctx, all, currency).await.into_iter();
@@ -340,6 +339,19 @@ pub fn judge(
         }
     }
     problems
+}
+
+impl Check {
+    /// A query of `table` whose cells are facts about it (its rows, its
+    /// newest event), not rows that break a rule.
+    fn survey(table: &'static str, sql: String) -> Check {
+        Check {
+            table,
+            columns: vec!["*"],
+            rule: "",
+            sql: sql.into(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -645,12 +657,7 @@ mod tests {
             256 << 20,
         )
         .await;
-        let counted = |sql: &str| Check {
-            table: "clients",
-            columns: vec!["*"],
-            rule: "",
-            sql: sql.to_string().into(),
-        };
+        let counted = |sql: &str| Check::survey("clients", sql.to_string());
         let checks = vec![
             unique_ids_check(),
             counted("SELECT COUNT(*) FROM clients"),
@@ -689,12 +696,7 @@ mod tests {
             1024,
         )
         .await;
-        let counted = Check {
-            table: "clients",
-            columns: vec!["*"],
-            rule: "",
-            sql: "SELECT COUNT(*) FROM clients".into(),
-        };
+        let counted = Check::survey("clients", "SELECT COUNT(*) FROM clients".to_string());
         let cells = cells_of_all(
             &ctx,
             vec![counted.clone(), unique_ids_check(), counted],
