@@ -9,6 +9,7 @@
 //! ([`MetricValue`]): no Arrow type goes further.
 
 pub mod library;
+mod plans;
 pub mod series;
 pub mod udf;
 
@@ -338,7 +339,10 @@ pub fn new_session(
     settings: &udf::UdfSettings,
     engine: &EngineSettings,
 ) -> Result<SessionContext, MetricsError> {
-    session_with(session_config()?, settings, engine)
+    // The run's sessions (the segments' and books', made from this one)
+    // share its plans. Not on a cluster, whose planner is its own.
+    let config = session_config()?.with_extension(Arc::new(plans::PlanCache::default()));
+    session_with(config, settings, engine)
 }
 
 fn session_with(
@@ -876,7 +880,9 @@ fn with_windows<'a>(
 }
 
 /// `sql` (of the file `file`) planned with `parameters` bound, its logical
-/// plan accepted by `check`, and the physical plan that runs it.
+/// plan accepted by `check`, and the physical plan that runs it. Where
+/// another of the run's sessions optimised the same SQL with the same
+/// values, its plan is taken over `ctx`'s tables ([`plans`]).
 async fn prepare_sql(
     ctx: &SessionContext,
     sql: &str,
@@ -884,6 +890,31 @@ async fn prepare_sql(
     parameters: &Parameters,
     check: impl FnOnce(&DataFrame) -> Result<(), MetricsError>,
 ) -> Result<(DataFrame, Arc<dyn ExecutionPlan>), MetricsError> {
+    let state = ctx.state();
+    let cache = state.config().get_extension::<plans::PlanCache>();
+    let bind = |used: &std::collections::HashSet<String>| {
+        parameters
+            .bind(used)
+            .map_err(|missing| MetricsError::Query {
+                file: file.to_path_buf(),
+                message: unset_parameters(&missing),
+            })
+    };
+    if let Some(cache) = &cache
+        && let Some(used) = cache.parameters(sql)
+    {
+        let values = bind(&used)?;
+        if let Some(plan) = cache.take(ctx, sql, &values).await {
+            let frame = DataFrame::new(state.clone(), plan);
+            check(&frame)?;
+            let physical = state
+                .query_planner()
+                .create_physical_plan(frame.logical_plan(), &state)
+                .await
+                .map_err(|e| query_error(file, &e))?;
+            return Ok((frame, physical));
+        }
+    }
     let frame = ctx
         .sql_with_options(sql, read_only_sql())
         .await
@@ -892,23 +923,26 @@ async fn prepare_sql(
         .logical_plan()
         .get_parameter_names()
         .map_err(|e| query_error(file, &e))?;
-    let values = parameters
-        .bind(&used)
-        .map_err(|missing| MetricsError::Query {
-            file: file.to_path_buf(),
-            message: unset_parameters(&missing),
-        })?;
+    let values = bind(&used)?;
     let frame = frame
-        .with_param_values(values)
+        .with_param_values(values.clone())
         .map_err(|e| query_error(file, &e))?;
     check(&frame)?;
     // Building the physical plan catches type errors the logical plan lets
     // through (a comparison of a timestamp with a string, say).
-    let physical = frame
-        .clone()
-        .create_physical_plan()
+    let optimised = state
+        .optimize(frame.logical_plan())
+        .map_err(|e| query_error(file, &e))?;
+    let physical = state
+        .query_planner()
+        .create_physical_plan(&optimised, &state)
         .await
         .map_err(|e| query_error(file, &e))?;
+    if let Some(cache) = &cache {
+        cache
+            .keep(ctx, sql, used, &values, frame.logical_plan(), &optimised)
+            .await;
+    }
     Ok((frame, physical))
 }
 
