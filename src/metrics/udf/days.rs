@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayAccessor, ArrayRef, AsArray, BinaryArray, BinaryBuilder, BooleanArray, Int64Array,
-    ListArray, PrimitiveArray,
+    ListArray, PrimitiveArray, StringViewArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
@@ -858,18 +858,70 @@ impl KeyedSets {
     ) -> Result<()> {
         // Rows of one key often come together: look the last one up once.
         let mut last: Option<(&str, usize)> = None;
-        for (row, group) in groups.enumerate() {
-            if keys.is_null(row) || days.is_null(row) || !super::fold::kept(filter, row) {
-                continue;
+        let place = |row: usize| -> Result<Option<usize>> {
+            if keys.is_null(row) {
+                return Ok(None);
             }
             let key = keys.value(row);
-            let place = match last {
-                Some((known, place)) if known == key => place,
+            match last {
+                Some((known, place)) if known == key => Ok(Some(place)),
                 _ => {
                     let place = names.place(key)?;
                     last = Some((key, place));
-                    place
+                    Ok(Some(place))
                 }
+            }
+        };
+        Self::fold_placed(target, place, days, groups, filter)
+    }
+
+    /// [`Self::fold_rows`] over a string-view column. A key of at most 12
+    /// bytes is held whole in its row's view, so rows are matched to the
+    /// keys seen by their view (one `u128`), not by their text: the
+    /// configured features are short, and come in no order.
+    fn fold_views(
+        target: &mut [KeyedSets],
+        names: &mut KeyNames,
+        keys: &StringViewArray,
+        days: &PrimitiveArray<Date32Type>,
+        groups: impl Iterator<Item = usize>,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        let views = keys.views();
+        let mut seen: Vec<(u128, usize)> = Vec::new();
+        let place = |row: usize| -> Result<Option<usize>> {
+            let Some(&view) = views.get(row).filter(|_| keys.is_valid(row)) else {
+                return Ok(None);
+            };
+            // The view's low 32 bits are the key's length.
+            if view as u32 > 12 {
+                return names.place(keys.value(row)).map(Some);
+            }
+            if let Some(&(_, place)) = seen.iter().find(|(known, _)| *known == view) {
+                return Ok(Some(place));
+            }
+            let place = names.place(keys.value(row))?;
+            seen.push((view, place));
+            Ok(Some(place))
+        };
+        Self::fold_placed(target, place, days, groups, filter)
+    }
+
+    /// Adds a batch's rows to the groups of `target`: row `i`'s day to the
+    /// set at the place `place(i)` gives (none for a NULL key).
+    fn fold_placed(
+        target: &mut [KeyedSets],
+        mut place: impl FnMut(usize) -> Result<Option<usize>>,
+        days: &PrimitiveArray<Date32Type>,
+        groups: impl Iterator<Item = usize>,
+        filter: Option<&BooleanArray>,
+    ) -> Result<()> {
+        for (row, group) in groups.enumerate() {
+            if days.is_null(row) || !super::fold::kept(filter, row) {
+                continue;
+            }
+            let Some(place) = place(row)? else {
+                continue;
             };
             let (index, Bits(bits)) = Bits::locate(days.value(row));
             if let Some(sets) = target.get_mut(group) {
@@ -958,7 +1010,7 @@ impl Fold for KeyedSets {
                 match keys.data_type() {
                     DataType::Utf8View => {
                         let keys = keys.as_string_view();
-                        Self::fold_rows(target, names, keys, days, groups, filter)
+                        Self::fold_views(target, names, keys, days, groups, filter)
                     }
                     DataType::Utf8 => {
                         let keys = keys.as_string::<i32>();
@@ -1393,6 +1445,55 @@ mod tests {
         assert_eq!(again, bytes);
         // A group without rows is NULL.
         assert!(!KeyedSets::default().encode(&KeyNames::default(), &mut Vec::new()));
+    }
+
+    #[test]
+    fn keyed_sets_of_string_views_match_those_of_strings() {
+        // Keys held whole in their views (up to 12 bytes) and not (13 and
+        // more, two sharing their first 12), a NULL, in three groups.
+        let keys = [
+            Some("api"),
+            Some("dashboards-v2"),
+            None,
+            Some("dashboards-v3"),
+            Some("api"),
+            Some("twelve-bytes"),
+            Some("dashboards-v2"),
+            Some(""),
+        ];
+        let days = [3, 4, 5, 70, 71, -2, 300, 9];
+        let groups = [0, 1, 2, 0, 1, 2, 0, 1];
+        let fold_with = |keys: ArrayRef| {
+            let days: ArrayRef =
+                Arc::new(datafusion::arrow::array::Date32Array::from(days.to_vec()));
+            let mut sets = vec![KeyedSets::default(); 3];
+            let mut names = KeyNames::default();
+            KeyedSets::fold(
+                &mut sets,
+                &mut names,
+                &[keys, days],
+                groups.into_iter(),
+                None,
+            )
+            .unwrap();
+            sets.iter_mut()
+                .map(|set| {
+                    let mut bytes = Vec::new();
+                    set.encode(&names, &mut bytes).then_some(bytes)
+                })
+                .collect::<Vec<_>>()
+        };
+        let texts = fold_with(Arc::new(datafusion::arrow::array::StringArray::from(
+            keys.to_vec(),
+        )));
+        let views = fold_with(Arc::new(StringViewArray::from(keys.to_vec())));
+        assert_eq!(views, texts);
+        let first = views[0].as_deref().unwrap();
+        assert_eq!(key_days(first, "dashboards-v2", -1000, 1000), Some(1));
+        assert_eq!(key_days(first, "dashboards-v3", -1000, 1000), Some(1));
+        assert_eq!(key_days(first, "api", -1000, 1000), Some(1));
+        let second = views[1].as_deref().unwrap();
+        assert_eq!(key_days(second, "", -1000, 1000), Some(1));
     }
 
     #[test]
