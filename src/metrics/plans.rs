@@ -34,6 +34,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+/// The most plans a cache holds; when full, it starts again empty.
+const MOST_PLANS: usize = 256;
+
 /// Optimised logical plans by SQL text and bound values.
 #[derive(Debug, Default)]
 pub struct PlanCache(Mutex<HashMap<String, Planned>>);
@@ -135,6 +138,12 @@ impl PlanCache {
         };
         let key = key(ctx, values);
         if let Ok(mut plans) = self.0.lock() {
+            // A week's run keeps about 90 plans; a backfill of many weeks
+            // would keep every week's, which no later week takes.
+            let kept: usize = plans.values().map(|planned| planned.by_values.len()).sum();
+            if kept >= MOST_PLANS {
+                plans.clear();
+            }
             let planned = plans.entry(sql.to_string()).or_default();
             planned.parameters = parameters;
             planned.by_values.insert(key, detached.data);
@@ -409,6 +418,19 @@ mod tests {
         sliced.register_table("u", table("y", &[3])).unwrap();
         plan_and_keep(&sliced, floor(0)).await;
         assert_eq!(cache(&sliced).parameters(SQL), None);
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_starts_again_empty() {
+        let ctx = session_with(&[1], &[1]);
+        for value in 0..MOST_PLANS as i64 {
+            plan_and_keep(&ctx, floor(value)).await;
+        }
+        let cache = cache(&ctx);
+        assert!(cache.take(&ctx, SQL, &floor(0)).await.is_some());
+        plan_and_keep(&ctx, floor(-1)).await;
+        assert!(cache.take(&ctx, SQL, &floor(0)).await.is_none());
+        assert!(cache.take(&ctx, SQL, &floor(-1)).await.is_some());
     }
 
     #[tokio::test]
