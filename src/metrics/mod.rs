@@ -497,17 +497,22 @@ fn references(
     query: &QueryFile,
     sql: &str,
 ) -> Result<BTreeSet<String>, MetricsError> {
-    let state = ctx.state();
-    let statement = state
-        .sql_to_statement(sql, &Dialect::Generic)
-        .map_err(|e| query_error(&query.path, &e))?;
-    let references = state
-        .resolve_table_references(&statement)
-        .map_err(|e| query_error(&query.path, &e))?;
+    let references = tables_named(ctx, sql).map_err(|e| query_error(&query.path, &e))?;
     Ok(references
         .into_iter()
         .map(|reference| reference.table().to_string())
         .collect())
+}
+
+/// The tables `sql` names, CTE names excluded; an error if it does not
+/// parse.
+fn tables_named(
+    ctx: &SessionContext,
+    sql: &str,
+) -> datafusion::error::Result<Vec<datafusion::common::TableReference>> {
+    let state = ctx.state();
+    let statement = state.sql_to_statement(sql, &Dialect::Generic)?;
+    state.resolve_table_references(&statement)
 }
 
 /// The tables the queries read in `ctx`: the warehouse tables they read

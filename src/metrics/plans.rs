@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::default_table_source::{provider_as_source, source_as_provider};
-use datafusion::common::config::Dialect;
 use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::common::{Constraints, ParamValues, plan_err};
 use datafusion::logical_expr::{
@@ -174,11 +173,7 @@ fn key(ctx: &SessionContext, values: &ParamValues) -> String {
 /// at all. Every table the text names is then looked up: none may be a
 /// view, and every scan must read the very table `ctx` has by its name.
 async fn reads_only_tables(ctx: &SessionContext, sql: &str, unoptimised: &LogicalPlan) -> bool {
-    let state = ctx.state();
-    let Ok(statement) = state.sql_to_statement(sql, &Dialect::Generic) else {
-        return false;
-    };
-    let Ok(named) = state.resolve_table_references(&statement) else {
+    let Ok(named) = super::tables_named(ctx, sql) else {
         return false;
     };
     for name in named {
