@@ -158,7 +158,10 @@ fn key(ctx: &SessionContext, values: &ParamValues) -> String {
         ParamValues::List(list) => format!("{list:?}"),
         ParamValues::Map(map) => format!("{:?}", map.iter().collect::<BTreeMap<_, _>>()),
     };
-    let state = ctx.state();
+    // Read in place: `ctx.state()` would copy the whole session state
+    // (every function's entry) for each query planned.
+    let state = ctx.state_ref();
+    let state = state.read();
     let options = state.config().options();
     format!(
         "{values}\n{:?}\n{:?}",
