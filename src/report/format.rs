@@ -94,7 +94,10 @@ pub fn value(value: Option<f64>, format: Format, currency: &str) -> String {
 }
 
 /// The change from `previous` to `current`, in the unit's own terms
-/// (percentage points for rates, points for scores), with its sign.
+/// (percentage points for rates, points for scores), with its sign. A
+/// move smaller than the figure's last shown digit reads "<0.1 pp" (its
+/// direction is the arrow's), not "0.0 pp" beside an arrow, which looks
+/// like an error to a reader who trusts every digit.
 pub fn change(
     current: Option<f64>,
     previous: Option<f64>,
@@ -105,15 +108,23 @@ pub fn change(
     if delta == 0.0 {
         return Some("no change".to_string());
     }
-    let sign = if delta > 0.0 { "+" } else { "" };
-    Some(match format {
-        Format::Score => format!("{sign}{} pts", number(delta, 1)),
-        Format::Percent => format!("{sign}{} pp", number(delta * 100.0, 1)),
-        Format::Money => format!("{sign}{}", money(delta, currency)),
-        Format::Count | Format::List => format!("{sign}{}", number(delta, 0)),
-        Format::Duration => format!("{sign}{}", duration(delta)),
-        Format::Points => format!("{sign}{}", number(delta, 2)),
-    })
+    let size = delta.abs();
+    let (shown, smallest) = match format {
+        Format::Score => (format!("{} pts", number(size, 1)), "0.1 pts".to_string()),
+        Format::Percent => (
+            format!("{} pp", number(size * 100.0, 1)),
+            "0.1 pp".to_string(),
+        ),
+        Format::Money => (money(size, currency), money(0.01, currency)),
+        Format::Count | Format::List => (number(size, 0), "1".to_string()),
+        Format::Duration => (duration(size), "1s".to_string()),
+        Format::Points => (number(size, 2), "0.01".to_string()),
+    };
+    if !shown.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        return Some(format!("<{smallest}"));
+    }
+    let sign = if delta > 0.0 { "+" } else { "-" };
+    Some(format!("{sign}{shown}"))
 }
 
 #[cfg(test)]
@@ -138,6 +149,56 @@ mod tests {
         assert_eq!(
             change(Some(40.0), Some(42.5), Format::Score, "EUR").unwrap(),
             "-2.5 pts"
+        );
+        assert_eq!(
+            change(Some(-1200.0), Some(0.0), Format::Money, "EUR").unwrap(),
+            "-€1,200"
+        );
+        assert_eq!(
+            change(Some(60.0), Some(3700.0), Format::Duration, "EUR").unwrap(),
+            "-1h 0m"
+        );
+    }
+
+    #[test]
+    fn a_move_below_the_last_digit_shown_says_so() {
+        // 69.2 % both weeks, to one decimal: not "▼ 0.0 pp".
+        assert_eq!(
+            change(Some(0.69158), Some(0.69161), Format::Percent, "EUR").unwrap(),
+            "<0.1 pp"
+        );
+        assert_eq!(
+            change(Some(0.69170), Some(0.69158), Format::Percent, "EUR").unwrap(),
+            "<0.1 pp"
+        );
+        assert_eq!(
+            change(Some(40.02), Some(40.0), Format::Score, "EUR").unwrap(),
+            "<0.1 pts"
+        );
+        assert_eq!(
+            change(Some(10.001), Some(10.0), Format::Money, "EUR").unwrap(),
+            "<€0.01"
+        );
+        assert_eq!(
+            change(Some(10.001), Some(10.0), Format::Money, "CHF").unwrap(),
+            "<0.01 CHF"
+        );
+        assert_eq!(
+            change(Some(3.2), Some(3.0), Format::Count, "EUR").unwrap(),
+            "<1"
+        );
+        assert_eq!(
+            change(Some(100.4), Some(100.0), Format::Duration, "EUR").unwrap(),
+            "<1s"
+        );
+        assert_eq!(
+            change(Some(1.001), Some(1.0), Format::Points, "EUR").unwrap(),
+            "<0.01"
+        );
+        // One digit's worth is shown as it is.
+        assert_eq!(
+            change(Some(0.6926), Some(0.6915), Format::Percent, "EUR").unwrap(),
+            "+0.1 pp"
         );
     }
 }
