@@ -1,7 +1,7 @@
 //! Shared tables (`-- materialise: run`): the versions of the engagement,
-//! revenue, NPS and at-risk metrics that read the run's shared tables give
-//! exactly the figures of the versions that read raw events, subscriptions
-//! and answers, in every week of the
+//! revenue, order, NPS and at-risk metrics that read the run's shared
+//! tables give exactly the figures of the versions that read raw events,
+//! subscriptions, orders and answers, in every week of the
 //! trend, every segment and every book, across a daylight-saving change,
 //! and so do the same metrics when a shared table does not fit in memory
 //! and is computed inline; a broken shared table is an error that names
@@ -28,6 +28,7 @@ const RAW_VERSIONS: &[(&str, u32)] = &[
     ("net_mrr_churn_rate", 2),
     ("client_retention_rate", 2),
     ("clv", 3),
+    ("repeat_purchase_rate", 2),
     ("nps", 3),
     ("nps_margin", 2),
 ];
@@ -41,6 +42,7 @@ const SHARED_TABLES: &[&str] = &[
     "client_tickets",
     "risk_answers",
     "at_risk_signals",
+    "order_days",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when
@@ -178,6 +180,14 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
                     "{id} reads the subscriptions: {profile}"
                 );
             }
+            // repeat_purchase_rate reads the orders only through order_days.
+            assert!(
+                profile
+                    .lines()
+                    .filter(|line| line.contains("\"metric\":\"repeat_purchase_rate\""))
+                    .all(|line| !line.contains("\"orders\"")),
+                "repeat_purchase_rate reads the orders: {profile}"
+            );
         }
         let ids: Vec<&str> = RAW_VERSIONS.iter().map(|(id, _)| *id).collect();
         reports.push(figures(&out, "2026-W44", &ids));
