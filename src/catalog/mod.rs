@@ -29,7 +29,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::prelude::{SessionContext, cast, col, ident, lit};
+use datafusion::prelude::{Expr, SessionContext, cast, col, ident, lit};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use thiserror::Error;
@@ -77,6 +77,16 @@ pub enum CatalogError {
         location: String,
         reason: String,
     },
+    /// Splitting a table among segments or books did not fit in
+    /// `engine.memory_limit`: the run's fault, not the data's (exit 1).
+    #[error(
+        "warehouse table `{table}` at {location} did not fit in the memory engine.memory_limit allows (raise it): {reason}"
+    )]
+    OutOfMemory {
+        table: String,
+        location: String,
+        reason: String,
+    },
 }
 
 impl CatalogError {
@@ -86,6 +96,7 @@ impl CatalogError {
         match self {
             CatalogError::Storage(error) if error.is_invalid_setting() => Fault::Input,
             CatalogError::Storage(error) if error.is_access() => Fault::WarehouseAccess,
+            CatalogError::OutOfMemory { .. } => Fault::Internal,
             CatalogError::MissingTable { table, .. }
                 if !CONTRACT.iter().any(|t| t.name == table.as_str()) =>
             {
@@ -593,16 +604,29 @@ pub async fn register_slices(
     column: &str,
     memory_bytes: usize,
 ) -> Result<(), CatalogError> {
-    let failed = |table: &str, reason: String| CatalogError::Unreadable {
-        table: table.to_string(),
-        location: format!("the segments of {column}"),
-        reason,
+    let failed = |table: &str, error: datafusion::error::DataFusionError| {
+        let (table, location) = (table.to_string(), format!("the segments of {column}"));
+        let reason = storage::one_line(&error.to_string());
+        match error.find_root() {
+            datafusion::error::DataFusionError::ResourcesExhausted(_) => {
+                CatalogError::OutOfMemory {
+                    table,
+                    location,
+                    reason,
+                }
+            }
+            _ => CatalogError::Unreadable {
+                table,
+                location,
+                reason,
+            },
+        }
     };
     let value_of_client = cast(ident(column), DataType::Utf8);
     let clients = base
         .table("clients")
         .await
-        .map_err(|e| failed("clients", e.to_string()))?;
+        .map_err(|e| failed("clients", e))?;
     // Each (client, value) once: the rows of a client listed with two
     // values go to both slices, as a semi-join per slice took them.
     let keys = clients
@@ -612,7 +636,7 @@ pub async fn register_slices(
             value_of_client.clone().alias(SLICE_KEY),
         ])
         .and_then(|frame| frame.distinct())
-        .map_err(|e| failed("clients", e.to_string()))?;
+        .map_err(|e| failed("clients", e))?;
     let values: Vec<&SegmentValue> = slices.iter().map(|(_, value)| value).collect();
     let mut rooms = vec![memory_bytes; slices.len()];
     for table in tables {
@@ -621,34 +645,45 @@ pub async fn register_slices(
         } else {
             base.table(table.as_str()).await
         }
-        .map_err(|e| failed(table, e.to_string()))?;
+        .map_err(|e| failed(table, e))?;
         let own = whole.schema().inner().clone();
         let keyed = if table == "clients" {
             whole.with_column(SLICE_KEY, value_of_client.clone())
         } else {
-            whole.join(
-                keys.clone(),
-                JoinType::Inner,
-                &["client_id"],
-                &[SLICE_CLIENT],
-                None,
-            )
+            // The clients' keys on the left, held by the hash join
+            // (`in_written_order`).
+            let mut columns: Vec<Expr> = own
+                .fields()
+                .iter()
+                .map(|field| ident(field.name()))
+                .collect();
+            columns.push(col(SLICE_KEY));
+            keys.clone()
+                .join(
+                    whole,
+                    JoinType::Inner,
+                    &[SLICE_CLIENT],
+                    &["client_id"],
+                    None,
+                )
+                .and_then(|joined| joined.select(columns))
+                .map(in_written_order)
         }
-        .map_err(|e| failed(table, e.to_string()))?;
+        .map_err(|e| failed(table, e))?;
         let held = split_in_memory(own, keyed, &values, &mut rooms)
             .await
-            .map_err(|e| failed(table, e.to_string()))?;
+            .map_err(|e| failed(table, e))?;
         for ((target, value), held) in slices.iter().zip(held) {
             let provider = match held {
                 Some(memory) => memory,
                 None => restricted(base, &clients, table, column, value)
                     .await
-                    .map_err(|e| failed(table, e.to_string()))?
+                    .map_err(|e| failed(table, e))?
                     .into_view(),
             };
             target
                 .register_table(table.as_str(), provider)
-                .map_err(|e| failed(table, e.to_string()))?;
+                .map_err(|e| failed(table, e))?;
         }
     }
     Ok(())
@@ -671,13 +706,30 @@ async fn restricted(
     if table == "clients" {
         return Ok(members);
     }
-    base.table(table).await?.join(
-        members.select(vec![col("client_id").alias("segment_client_id")])?,
-        JoinType::LeftSemi,
-        &["client_id"],
-        &["segment_client_id"],
-        None,
-    )
+    // The segment's clients on the left, the side a hash join holds
+    // (a view is planned in the querying session, whose optimiser may
+    // still swap the sides by their statistics).
+    members
+        .select(vec![col("client_id").alias("segment_client_id")])?
+        .join(
+            base.table(table).await?,
+            JoinType::RightSemi,
+            &["segment_client_id"],
+            &["client_id"],
+            None,
+        )
+}
+
+/// `frame` with its joins' sides as written: the clients on the left,
+/// which a hash join holds whole. The optimiser would swap them by the
+/// tables' statistics, and a distinct of the clients has none, so it held
+/// the other side: a table that went to disk for want of memory
+/// (client_uses at demo scale 1600 under a 136 MiB limit) then took the
+/// whole pool, which cannot spill.
+fn in_written_order(frame: datafusion::dataframe::DataFrame) -> datafusion::dataframe::DataFrame {
+    let (mut state, plan) = frame.into_parts();
+    state.config_mut().options_mut().optimizer.join_reordering = false;
+    datafusion::dataframe::DataFrame::new(state, plan)
 }
 
 /// Splits the rows of `keyed` (a table's own columns, `own`, then
@@ -1038,6 +1090,55 @@ mod tests {
                 assert_eq!(clients, listed, "{value:?} with room {room}");
             }
         }
+    }
+
+    /// The slices' joins hold the side written first (the clients), even
+    /// where the statistics call the other side smaller: a table that went
+    /// to disk (client_uses at demo scale 1600 under a 136 MiB limit) is
+    /// smaller on disk than the clients, and held whole it took the pool.
+    #[tokio::test]
+    async fn a_slice_join_holds_the_side_written_first() {
+        use datafusion::arrow::array::{ArrayRef, StringArray};
+        use datafusion::datasource::MemTable;
+        use datafusion::physical_plan::displayable;
+        let ctx = SessionContext::new();
+        let table = |name: &str, rows: usize| {
+            let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|i| format!("c{i}")),
+            ));
+            let batch = RecordBatch::try_from_iter([(name, ids)]).unwrap();
+            Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap())
+        };
+        ctx.register_table("many", table("many_id", 50_000))
+            .unwrap();
+        ctx.register_table("few", table("few_id", 10)).unwrap();
+        let joined = ctx
+            .table("many")
+            .await
+            .unwrap()
+            .join(
+                ctx.table("few").await.unwrap(),
+                JoinType::Inner,
+                &["many_id"],
+                &["few_id"],
+                None,
+            )
+            .unwrap();
+        let held_first = |frame: datafusion::dataframe::DataFrame| async move {
+            let plan = frame.create_physical_plan().await.unwrap();
+            let text = displayable(plan.as_ref()).indent(true).to_string();
+            // The hash join's first key, `on=[(held, probed)]`, is of
+            // the side it holds.
+            let many = text.find("many_id@").unwrap_or(usize::MAX);
+            let few = text.find("few_id@").unwrap_or(usize::MAX);
+            (many < few, text)
+        };
+        // By the statistics, the optimiser holds the smaller side.
+        let (many_first, text) = held_first(joined.clone()).await;
+        assert!(!many_first, "{text}");
+        // As written, the side written first.
+        let (many_first, text) = held_first(in_written_order(joined)).await;
+        assert!(many_first, "{text}");
     }
 
     #[test]
