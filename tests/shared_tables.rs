@@ -29,6 +29,7 @@ const RAW_VERSIONS: &[(&str, u32)] = &[
     ("client_retention_rate", 2),
     ("clv", 3),
     ("repeat_purchase_rate", 2),
+    ("revenue_growth_per_client", 2),
     ("nps", 3),
     ("nps_margin", 2),
 ];
@@ -43,6 +44,7 @@ const SHARED_TABLES: &[&str] = &[
     "risk_answers",
     "at_risk_signals",
     "order_days",
+    "order_amounts",
 ];
 
 /// A config running `versions`' metrics (pinned to those versions when
@@ -180,14 +182,18 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
                     "{id} reads the subscriptions: {profile}"
                 );
             }
-            // repeat_purchase_rate reads the orders only through order_days.
-            assert!(
-                profile
-                    .lines()
-                    .filter(|line| line.contains("\"metric\":\"repeat_purchase_rate\""))
-                    .all(|line| !line.contains("\"orders\"")),
-                "repeat_purchase_rate reads the orders: {profile}"
-            );
+            // repeat_purchase_rate reads the orders only through
+            // order_days, revenue_growth_per_client through order_amounts.
+            for id in ["repeat_purchase_rate", "revenue_growth_per_client"] {
+                let own = format!("\"metric\":\"{id}\"");
+                assert!(
+                    profile
+                        .lines()
+                        .filter(|line| line.contains(&own))
+                        .all(|line| !line.contains("\"orders\"")),
+                    "{id} reads the orders: {profile}"
+                );
+            }
         }
         let ids: Vec<&str> = RAW_VERSIONS.iter().map(|(id, _)| *id).collect();
         reports.push(figures(&out, "2026-W44", &ids));
@@ -236,6 +242,13 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
         .map(|items| items.iter().filter(|i| i["label"] == "usage_drop").count())
         .unwrap_or_default();
     assert!(usage_drops > 0, "no usage_drop signal in the week");
+    // Clients whose orders rose or fell are listed beside the figure.
+    assert!(
+        metric(report, "revenue_growth_per_client")["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty()),
+        "no client's revenue moved"
+    );
 }
 
 /// A windowed shared table (`at_risk_signals`) is made for one window

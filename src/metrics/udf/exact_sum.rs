@@ -405,6 +405,11 @@ impl ExactSum {
         self.accumulate(value, 1);
     }
 
+    /// How many values are in the sum (added less removed).
+    pub fn count(&self) -> i64 {
+        self.count
+    }
+
     /// Removes a `value` added before.
     pub fn remove(&mut self, value: f64) {
         self.count -= 1;

@@ -1,8 +1,9 @@
 //! The accumulators of every aggregate that folds each group's rows into
 //! one BINARY value: `day_set` and `day_tally` (a group's days,
 //! `days.rs`), `mrr_rows` (a client's subscription rows,
-//! `subscriptions.rs`) and `ticket_spans` (a client's tickets,
-//! `tickets.rs`).
+//! `subscriptions.rs`), `ticket_spans` (a client's tickets,
+//! `tickets.rs`) and `day_values` (a client's amounts by day,
+//! `day_values.rs`).
 //!
 //! What a group holds, how rows and values are added to it and how it is
 //! written is the [`Fold`] of each; what DataFusion asks of an aggregate

@@ -6,6 +6,7 @@
 //! `queries/`. Settings (time zone, business calendar) travel inside the UDF
 //! structs; nothing is global.
 
+pub mod day_values;
 pub mod days;
 pub mod exact_sum;
 mod fold;
@@ -68,6 +69,7 @@ fn settings_free_scalars() -> Vec<ScalarUDF> {
         ScalarUDF::from(days::CountIn::days()),
         ScalarUDF::from(days::CountIn::tally()),
         ScalarUDF::from(days::DaySetOf::default()),
+        ScalarUDF::from(day_values::SumIn::default()),
         ScalarUDF::from(satisfaction::CsatSatisfied::default()),
         ScalarUDF::from(revenue::MonthlyMrr::default()),
         ScalarUDF::from(time::AddDays::default()),
@@ -90,6 +92,7 @@ fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::from(days::DayFold::set()),
         AggregateUDF::from(days::DayFold::tally()),
         AggregateUDF::from(days::DaySetsBy::default()),
+        AggregateUDF::from(day_values::DayValues::default()),
         AggregateUDF::from(days::InEach::sets()),
         AggregateUDF::from(days::InEach::days()),
         AggregateUDF::from(satisfaction::NpsMargin::default()),

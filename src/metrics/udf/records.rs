@@ -1,6 +1,7 @@
 //! Each group's rows folded into one BINARY value of fixed-size records,
-//! the [`Fold`] of `mrr_rows` (a client's subscription rows) and
-//! `ticket_spans` (a client's tickets).
+//! the [`Fold`] of `mrr_rows` (a client's subscription rows),
+//! `ticket_spans` (a client's tickets) and `day_values` (a client's
+//! amounts by day).
 //!
 //! A value is its records sorted and written one after another, so it is
 //! the same whatever order the rows arrived in; over BINARY values (when
