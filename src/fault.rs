@@ -50,7 +50,7 @@ impl Fault {
     pub fn meaning(self) -> &'static str {
         match self {
             Fault::Internal => {
-                "an internal or local fault: clientpulse cannot write the out folder, the outbox or the sent-ledger (the line names the path), or the Ballista cluster cannot be reached or failed a query (a lost executor it could not replace), or a query or data check did not fit in `engine.memory_limit` even spilling to disk, or a query still ran after `engine.query_timeout_seconds`; nothing was sent"
+                "an internal or local fault: clientpulse cannot write the out folder, the outbox or the sent-ledger (the line names the path), or the Ballista cluster cannot be reached or failed a query (a lost executor it could not replace), or a query or data check did not fit in `engine.memory_limit` even spilling to disk, or a query (or the split of the tables among segments or books) still ran after `engine.query_timeout_seconds`; nothing was sent"
             }
             Fault::Input => {
                 "bad config, benchmarks, query, template or usage (every problem listed, each naming its file and line); nothing was sent"

@@ -81,6 +81,14 @@ pub enum MetricsError {
         "{file}: still running after {seconds} s (engine.query_timeout_seconds), stopped; on a Ballista cluster the scheduler may have lost the job"
     )]
     TimedOut { file: PathBuf, seconds: u64 },
+    /// Splitting the tables among the segments or books of a column still
+    /// ran after `engine.query_timeout_seconds` (it reads every table the
+    /// metrics read): stopped, and so was the run (exit 1; nothing is
+    /// sent).
+    #[error(
+        "the slices of the tables for each {column}: still running after {seconds} s (engine.query_timeout_seconds), stopped"
+    )]
+    SlicesTimedOut { column: String, seconds: u64 },
     /// The task a query or a slice ran in was cancelled before it ended
     /// (the runtime shutting down): a bug or the machine, not the data
     /// (exit 1).
@@ -109,15 +117,25 @@ async fn within_timeout<T>(
     file: &std::path::Path,
     work: impl std::future::Future<Output = Result<T, MetricsError>>,
 ) -> Result<T, MetricsError> {
-    match query_timeout(ctx) {
-        // Dropping the query on timeout stops its tasks (and, on a
-        // cluster, the client's wait for the job).
-        Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
-            Err(MetricsError::TimedOut {
-                file: file.to_path_buf(),
-                seconds: limit.as_secs(),
-            })
-        }),
+    within(query_timeout(ctx), work, |seconds| MetricsError::TimedOut {
+        file: file.to_path_buf(),
+        seconds,
+    })
+    .await
+}
+
+/// Runs `work` for at most `limit` (no limit: `None`); past it, the error
+/// `late` makes from the limit in seconds. Dropping the work on timeout
+/// stops its tasks (and, on a cluster, the client's wait for the job).
+pub(crate) async fn within<T>(
+    limit: Option<std::time::Duration>,
+    work: impl std::future::Future<Output = Result<T, MetricsError>>,
+    late: impl FnOnce(u64) -> MetricsError,
+) -> Result<T, MetricsError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, work)
+            .await
+            .unwrap_or_else(|_| Err(late(limit.as_secs()))),
         None => work.await,
     }
 }
@@ -166,6 +184,7 @@ impl MetricsError {
             | MetricsError::Cluster { .. }
             | MetricsError::ClusterQuery { .. }
             | MetricsError::TimedOut { .. }
+            | MetricsError::SlicesTimedOut { .. }
             | MetricsError::TaskStopped { .. } => Fault::Internal,
             MetricsError::Catalog(error) => error.fault(),
         }
@@ -1452,6 +1471,27 @@ fn read_result(query: &QueryFile, batches: &[RecordBatch]) -> Result<MetricValue
 mod tests {
     use super::*;
     use crate::config::{EngineKind, EngineSettings};
+
+    #[tokio::test]
+    async fn work_past_its_limit_is_stopped_with_the_error_it_names() {
+        let late = |seconds| MetricsError::SlicesTimedOut {
+            column: "segment".to_string(),
+            seconds,
+        };
+        let never = futures::future::pending::<Result<(), MetricsError>>();
+        let limit = Some(std::time::Duration::from_millis(20));
+        let stopped = within(limit, never, late).await.unwrap_err();
+        assert!(
+            matches!(stopped, MetricsError::SlicesTimedOut { ref column, .. } if column == "segment"),
+            "{stopped}"
+        );
+        assert_eq!(stopped.fault(), Fault::Internal);
+        assert!(stopped.to_string().contains("engine.query_timeout_seconds"));
+        // Work that ends in time gives its own result, with or without a
+        // limit.
+        assert_eq!(within(limit, async { Ok(7) }, late).await.unwrap(), 7);
+        assert_eq!(within(None, async { Ok(8) }, late).await.unwrap(), 8);
+    }
 
     #[tokio::test]
     async fn one_partition_keeps_the_tables_functions_and_pool() {

@@ -374,9 +374,21 @@ async fn slice_sessions(
         let (base, tables, column) = (ctx.clone(), tables.clone(), column.clone());
         async move {
             in_task(ctx, format!("the slices of {column}"), async move {
-                catalog::register_slices(&base, &of_column, &tables, &column, memory_bytes)
-                    .await
-                    .map_err(MetricsError::from)
+                // Under the query timeout, as every query: it reads every
+                // table the metrics read, and a split that never ends
+                // would hold the run with nothing said.
+                let split = async {
+                    catalog::register_slices(&base, &of_column, &tables, &column, memory_bytes)
+                        .await
+                        .map_err(MetricsError::from)
+                };
+                super::within(super::query_timeout(&base), split, |seconds| {
+                    MetricsError::SlicesTimedOut {
+                        column: column.clone(),
+                        seconds,
+                    }
+                })
+                .await
             })
             .await
         }
