@@ -472,10 +472,27 @@ fn a_shared_table_that_does_not_fit_goes_to_disk_or_inline_with_the_same_figures
                     assert_eq!(files_in_spill(), Vec::<std::path::PathBuf>::new());
                 }
             }
+            let costs = Recording::default();
             let weekly =
-                series::weekly(&ctx, &inputs.selected, &period, &settings, "trend", &Silent)
+                series::weekly(&ctx, &inputs.selected, &period, &settings, "trend", &costs)
                     .await
                     .expect("weekly");
+            // What each query read, by table: a shared table's rows under
+            // its name wherever it was (on disk, the file's folder is named
+            // after it), never under the spill file's.
+            let read: std::collections::BTreeSet<String> = costs
+                .0
+                .lock()
+                .expect("costs")
+                .iter()
+                .flat_map(|cost| cost.rows_read.keys().cloned())
+                .collect();
+            if room == 1 {
+                for table in ["user_days", "client_uses", "order_amounts"] {
+                    assert!(read.contains(table), "{table}: {read:?}");
+                }
+                assert!(read.iter().all(|table| !table.starts_with('.')), "{read:?}");
+            }
             let segments = series::by_segment(
                 &ctx,
                 &inputs.selected,
@@ -502,6 +519,18 @@ fn a_shared_table_that_does_not_fit_goes_to_disk_or_inline_with_the_same_figures
             assert!(with_value >= 10 || items >= 4, "{}: {series:?}", query.id);
         }
     });
+}
+
+/// Keeps what each query cost, as `run --profile` writes it.
+#[derive(Default)]
+struct Recording(std::sync::Mutex<Vec<clientpulse::progress::QueryCost>>);
+
+impl clientpulse::progress::Progress for Recording {
+    fn query(&self, cost: &clientpulse::progress::QueryCost) {
+        if let Ok(mut costs) = self.0.lock() {
+            costs.push(cost.clone());
+        }
+    }
 }
 
 /// Every path under `dir`, folders included; none when it does not exist.

@@ -6,10 +6,12 @@
 //! computed it again from the warehouse: at scale 1600 that was a pass
 //! over 114 M events per query.
 //!
-//! The file belongs to the table: it is deleted when the last reference
-//! to the table (the session's, a segment's view) is dropped.
+//! The file belongs to the table: it is deleted, with the folder made for
+//! it, when the last reference to the table (the session's, a segment's
+//! view) is dropped.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,7 +21,6 @@ use datafusion::catalog::Session;
 use datafusion::common::Result;
 use datafusion::datasource::TableProvider;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::execution::SpillFile;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -44,8 +45,14 @@ pub struct Spilled {
 /// table over it. `None` when the session has no local spill folder
 /// (spilling disabled, or a backend that is not a local file): the
 /// caller then computes the table where it is used.
+///
+/// The file is `<a folder of its own>/<name>/part-0.parquet`: a scan of it
+/// then counts its rows under the table's name in `run --profile`, as a
+/// warehouse file counts under its folder's (under the spill file's
+/// random name, every table on disk was counted as one).
 pub async fn to_disk(
     ctx: &SessionContext,
+    name: &str,
     schema: SchemaRef,
     held: Vec<RecordBatch>,
     mut stream: SendableRecordBatchStream,
@@ -54,22 +61,43 @@ pub async fn to_disk(
     if !disk.tmp_files_enabled() {
         return Ok(None);
     }
-    let file = disk.create_tmp_file("a shared table larger than its memory")?;
-    let Some(path) = file.path().map(|path| path.to_string_lossy().into_owned()) else {
+    // The spill folder DataFusion uses (its sorts' files go there too),
+    // found from a file it makes there.
+    let probe = disk.create_tmp_file("a shared table larger than its memory")?;
+    let Some(spill) = probe
+        .path()
+        .and_then(|path| path.parent())
+        .map(Path::to_path_buf)
+    else {
         return Ok(None);
     };
+    drop(probe);
+    let folder = tempfile::Builder::new()
+        .prefix(".clientpulse-")
+        .tempdir_in(&spill)?;
+    let table_folder = folder.path().join(folder_name(name));
+    std::fs::create_dir(&table_folder)?;
+    let path = table_folder.join("part-0.parquet");
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
         .build();
-    let mut writer =
-        ArrowWriter::try_new(file.open_writer()?, Arc::clone(&schema), Some(properties))?;
+    let mut writer = ArrowWriter::try_new(
+        std::io::BufWriter::new(std::fs::File::create(&path)?),
+        Arc::clone(&schema),
+        Some(properties),
+    )?;
     for batch in held {
         writer.write(&batch)?;
     }
     while let Some(batch) = stream.try_next().await? {
         writer.write(&batch)?;
     }
-    writer.into_inner()?.finish()?;
+    // Written out whole before it is read: a write error here, not a
+    // short file later.
+    writer
+        .into_inner()?
+        .into_inner()
+        .map_err(|error| error.into_error())?;
     let bytes = std::fs::metadata(&path)?.len();
     // Read back with the table's own schema: the reader would otherwise
     // turn BINARY into BINARY VIEW, which the UDFs over these values do
@@ -79,23 +107,46 @@ pub async fn to_disk(
         ..Default::default()
     }
     .schema(&schema);
+    let path = path.to_string_lossy().into_owned();
     let inner = ctx.read_parquet(path.as_str(), options).await?.into_view();
     Ok(Some(Spilled {
-        table: Arc::new(OnDisk { file, inner }),
+        table: Arc::new(OnDisk { folder, inner }),
         bytes,
     }))
 }
 
-/// A table over a file of the spill folder, which lives as long as it.
+/// `name` as a folder name: a shared table's name is its file's, letters,
+/// digits and `_`; anything else is replaced, so that the folder is one
+/// plain path segment.
+fn folder_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "table".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// A table over a file of the spill folder, which lives as long as it:
+/// the folder holding the file goes with the table.
 struct OnDisk {
-    file: Arc<dyn SpillFile>,
+    folder: tempfile::TempDir,
     inner: Arc<dyn TableProvider>,
 }
 
 impl fmt::Debug for OnDisk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnDisk")
-            .field("file", &self.file.path())
+            .field("folder", &self.folder.path())
             .finish_non_exhaustive()
     }
 }
@@ -122,5 +173,17 @@ impl TableProvider for OnDisk {
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         self.inner.supports_filters_pushdown(filters)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_folder_is_one_plain_path_segment() {
+        assert_eq!(folder_name("user_days"), "user_days");
+        assert_eq!(folder_name("../x=1"), "___x_1");
+        assert_eq!(folder_name(""), "table");
     }
 }

@@ -1100,7 +1100,7 @@ async fn materialise_now(
     } else {
         // Too large for memory: once to disk, where its metrics read it,
         // rather than computed again by each of them.
-        match crate::catalog::spilled::to_disk(ctx, schema, batches, stream)
+        match crate::catalog::spilled::to_disk(ctx, &table.name, schema, batches, stream)
             .await
             .map_err(failed)?
         {
