@@ -23,16 +23,13 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Float64Array};
-use datafusion::arrow::datatypes::{DataType, Date32Type, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
-    ScalarUDFImpl, Signature, Volatility,
+    AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 use super::exact_sum::ExactSum;
-use super::fold::{FoldAccumulator, FoldGroups};
 use super::records::{Record, not_a_value, records_of};
 
 const NAME: &str = "day_values";
@@ -47,7 +44,12 @@ struct DayValue {
 
 impl Record for DayValue {
     const NAME: &'static str = NAME;
+    const CALL: &'static str = "day_values(day, x)";
     const SIZE: usize = 12;
+
+    fn argument_types() -> Vec<DataType> {
+        vec![DataType::Date32, DataType::Float64]
+    }
 
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.day.to_le_bytes());
@@ -70,7 +72,7 @@ impl Record for DayValue {
         kept: impl Fn(usize) -> bool,
     ) -> Result<()> {
         let [days, values] = columns else {
-            return exec_err!("{NAME}(day, x) takes 2 arguments");
+            return exec_err!("{} takes 2 arguments", Self::CALL);
         };
         let days = days.as_primitive::<Date32Type>();
         let values = values.as_primitive::<Float64Type>();
@@ -91,52 +93,8 @@ impl Record for DayValue {
 }
 
 /// `day_values(day, x)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct DayValues {
-    signature: Signature,
-}
-
-impl Default for DayValues {
-    fn default() -> Self {
-        DayValues {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for DayValues {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types.len() {
-            2 => Ok(vec![DataType::Date32, DataType::Float64]),
-            // Values to fold together.
-            1 => Ok(vec![DataType::Binary]),
-            _ => exec_err!("{NAME}(day, x) takes 2 arguments"),
-        }
-    }
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(super::fold::state_fields(&args, NAME))
-    }
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FoldAccumulator::<Vec<DayValue>>::default()))
-    }
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FoldGroups::<Vec<DayValue>>::default()))
-    }
+pub(super) fn day_values() -> AggregateUDF {
+    super::records::aggregate::<DayValue>()
 }
 
 /// `sum_in(values, from, to)`.

@@ -92,13 +92,13 @@ fn aggregates() -> Vec<AggregateUDF> {
         AggregateUDF::from(days::DayFold::set()),
         AggregateUDF::from(days::DayFold::tally()),
         AggregateUDF::from(days::DaySetsBy::default()),
-        AggregateUDF::from(day_values::DayValues::default()),
+        day_values::day_values(),
         AggregateUDF::from(days::InEach::sets()),
         AggregateUDF::from(days::InEach::days()),
         AggregateUDF::from(satisfaction::NpsMargin::default()),
         AggregateUDF::from(statistics::PercentileExact::default()),
-        AggregateUDF::from(subscriptions::MrrRows::default()),
-        AggregateUDF::from(tickets::TicketSpans::default()),
+        subscriptions::mrr_rows(),
+        tickets::ticket_spans(),
     ]
 }
 

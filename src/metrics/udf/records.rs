@@ -13,20 +13,30 @@
 //! value are an error, never a wrong figure.
 
 use std::fmt::Debug;
+use std::marker::PhantomData;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::{Result, exec_err};
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
+};
 
-use super::fold::{Fold, kept};
+use super::fold::{Fold, FoldAccumulator, FoldGroups, kept};
 
 /// One fixed-size record of a folded value.
 pub(super) trait Record: Copy + Ord + Debug + Send + Sync + 'static {
     /// The aggregate that makes such values, for errors.
     const NAME: &'static str;
+    /// How the aggregate is called, for errors: `day_values(day, x)`.
+    const CALL: &'static str;
     /// The bytes of one record.
     const SIZE: usize;
+
+    /// The types the aggregate's arguments are cast to, in order.
+    fn argument_types() -> Vec<DataType>;
 
     fn write(&self, out: &mut Vec<u8>);
 
@@ -105,5 +115,71 @@ impl<R: Record> Fold for Vec<R> {
 
     fn heap_bytes(&self) -> usize {
         self.capacity() * std::mem::size_of::<R>()
+    }
+}
+
+/// The aggregate `R::NAME`: each group's rows as one value of `R` records;
+/// over BINARY values (one argument), their records together.
+#[derive(Debug)]
+struct FoldRecords<R> {
+    signature: Signature,
+    records: PhantomData<fn() -> R>,
+}
+
+/// The aggregate that folds rows into values of `R` records.
+pub(super) fn aggregate<R: Record>() -> AggregateUDF {
+    AggregateUDF::from(FoldRecords::<R> {
+        signature: Signature::user_defined(Volatility::Immutable),
+        records: PhantomData,
+    })
+}
+
+impl<R> PartialEq for FoldRecords<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.signature == other.signature
+    }
+}
+
+impl<R> Eq for FoldRecords<R> {}
+
+impl<R> std::hash::Hash for FoldRecords<R> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.signature.hash(state);
+    }
+}
+
+impl<R: Record> AggregateUDFImpl for FoldRecords<R> {
+    fn name(&self) -> &str {
+        R::NAME
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let types = R::argument_types();
+        match arg_types.len() {
+            n if n == types.len() => Ok(types),
+            // Values to fold together.
+            1 => Ok(vec![DataType::Binary]),
+            _ => exec_err!("{} takes {} arguments", R::CALL, types.len()),
+        }
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(super::fold::state_fields(&args, R::NAME))
+    }
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(FoldAccumulator::<Vec<R>>::default()))
+    }
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(FoldGroups::<Vec<R>>::default()))
     }
 }

@@ -29,17 +29,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Decimal128Array,
 };
-use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, FieldRef, TimeUnit, TimestampMicrosecondType,
-};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
-    ScalarUDFImpl, Signature, Volatility,
+    AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::fold::{FoldAccumulator, FoldGroups};
 use super::records::{Record, not_a_value, records_of};
 use super::revenue::{MONEY_PRECISION, MONEY_SCALE};
 
@@ -74,7 +69,12 @@ impl Row {
 
 impl Record for Row {
     const NAME: &'static str = NAME;
+    const CALL: &'static str = "mrr_rows(started_at, ended_at, mrr)";
     const SIZE: usize = 33;
+
+    fn argument_types() -> Vec<DataType> {
+        vec![utc_micros(), utc_micros(), money()]
+    }
 
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.started.to_le_bytes());
@@ -107,7 +107,7 @@ impl Record for Row {
         kept: impl Fn(usize) -> bool,
     ) -> Result<()> {
         let [started, ended, mrr] = columns else {
-            return exec_err!("{NAME}(started_at, ended_at, mrr) takes 3 arguments");
+            return exec_err!("{} takes 3 arguments", Self::CALL);
         };
         let started = started.as_primitive::<TimestampMicrosecondType>();
         let ended = ended.as_primitive::<TimestampMicrosecondType>();
@@ -135,52 +135,8 @@ impl Record for Row {
 }
 
 /// `mrr_rows(started_at, ended_at, mrr)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct MrrRows {
-    signature: Signature,
-}
-
-impl Default for MrrRows {
-    fn default() -> Self {
-        MrrRows {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for MrrRows {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types.len() {
-            3 => Ok(vec![utc_micros(), utc_micros(), money()]),
-            // Values to fold together.
-            1 => Ok(vec![DataType::Binary]),
-            _ => exec_err!("{NAME}(started_at, ended_at, mrr) takes 3 arguments"),
-        }
-    }
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(super::fold::state_fields(&args, NAME))
-    }
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FoldAccumulator::<Vec<Row>>::default()))
-    }
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FoldGroups::<Vec<Row>>::default()))
-    }
+pub(super) fn mrr_rows() -> AggregateUDF {
+    super::records::aggregate::<Row>()
 }
 
 /// What a scalar function asks of a client's rows.

@@ -26,15 +26,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, Int64Array, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, FieldRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, ColumnarValue, GroupsAccumulator, ScalarFunctionArgs,
-    ScalarUDFImpl, Signature, Volatility,
+    AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::fold::{FoldAccumulator, FoldGroups};
 use super::records::{Record, not_a_value, records_of};
 
 const NAME: &str = "ticket_spans";
@@ -59,7 +56,12 @@ impl Span {
 
 impl Record for Span {
     const NAME: &'static str = NAME;
+    const CALL: &'static str = "ticket_spans(opened_at, resolved_at)";
     const SIZE: usize = 16;
+
+    fn argument_types() -> Vec<DataType> {
+        vec![utc_micros(), utc_micros()]
+    }
 
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.opened.to_le_bytes());
@@ -82,7 +84,7 @@ impl Record for Span {
         kept: impl Fn(usize) -> bool,
     ) -> Result<()> {
         let [opened, resolved] = columns else {
-            return exec_err!("{NAME}(opened_at, resolved_at) takes 2 arguments");
+            return exec_err!("{} takes 2 arguments", Self::CALL);
         };
         let opened = opened.as_primitive::<TimestampMicrosecondType>();
         let resolved = resolved.as_primitive::<TimestampMicrosecondType>();
@@ -108,52 +110,8 @@ impl Record for Span {
 }
 
 /// `ticket_spans(opened_at, resolved_at)`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct TicketSpans {
-    signature: Signature,
-}
-
-impl Default for TicketSpans {
-    fn default() -> Self {
-        TicketSpans {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for TicketSpans {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types.len() {
-            2 => Ok(vec![utc_micros(), utc_micros()]),
-            // Values to fold together.
-            1 => Ok(vec![DataType::Binary]),
-            _ => exec_err!("{NAME}(opened_at, resolved_at) takes 2 arguments"),
-        }
-    }
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Binary)
-    }
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(super::fold::state_fields(&args, NAME))
-    }
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FoldAccumulator::<Vec<Span>>::default()))
-    }
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FoldGroups::<Vec<Span>>::default()))
-    }
+pub(super) fn ticket_spans() -> AggregateUDF {
+    super::records::aggregate::<Span>()
 }
 
 /// What a scalar function asks of a client's open tickets.
