@@ -77,8 +77,9 @@ pub enum CatalogError {
         location: String,
         reason: String,
     },
-    /// Splitting a table among segments or books did not fit in
-    /// `engine.memory_limit`: the run's fault, not the data's (exit 1).
+    /// Reading a table (splitting it among segments or books, say) did
+    /// not fit in `engine.memory_limit`: the run's fault, not the data's
+    /// (exit 1).
     #[error(
         "warehouse table `{table}` at {location} did not fit in the memory engine.memory_limit allows (raise it): {reason}"
     )]
@@ -132,6 +133,14 @@ impl CatalogError {
         match (error.find_root(), place) {
             (datafusion::error::DataFusionError::ObjectStore(store), Some(place)) => {
                 CatalogError::from_store(place, table, location, store)
+            }
+            // Out of memory is the run's fault, not the table's.
+            (datafusion::error::DataFusionError::ResourcesExhausted(_), _) => {
+                CatalogError::OutOfMemory {
+                    table: table.to_string(),
+                    location: location.to_string(),
+                    reason: storage::one_line(&error.to_string()),
+                }
             }
             _ => CatalogError::Unreadable {
                 table: table.to_string(),
@@ -604,23 +613,9 @@ pub async fn register_slices(
     column: &str,
     memory_bytes: usize,
 ) -> Result<(), CatalogError> {
+    let location = format!("the segments of {column}");
     let failed = |table: &str, error: datafusion::error::DataFusionError| {
-        let (table, location) = (table.to_string(), format!("the segments of {column}"));
-        let reason = storage::one_line(&error.to_string());
-        match error.find_root() {
-            datafusion::error::DataFusionError::ResourcesExhausted(_) => {
-                CatalogError::OutOfMemory {
-                    table,
-                    location,
-                    reason,
-                }
-            }
-            _ => CatalogError::Unreadable {
-                table,
-                location,
-                reason,
-            },
-        }
+        CatalogError::from_datafusion(None, table, &location, &error)
     };
     let value_of_client = cast(ident(column), DataType::Utf8);
     let clients = base
@@ -1139,6 +1134,24 @@ mod tests {
         // As written, the side written first.
         let (many_first, text) = held_first(in_written_order(joined)).await;
         assert!(many_first, "{text}");
+    }
+
+    #[test]
+    fn running_out_of_memory_reading_a_table_is_the_runs_fault() {
+        use datafusion::error::DataFusionError;
+        let exhausted = DataFusionError::Context(
+            "hash join".to_string(),
+            Box::new(DataFusionError::ResourcesExhausted("pool".to_string())),
+        );
+        let error =
+            CatalogError::from_datafusion(None, "tickets", "the segments of segment", &exhausted);
+        assert!(matches!(error, CatalogError::OutOfMemory { .. }), "{error}");
+        assert_eq!(error.fault(), Fault::Internal);
+        assert!(error.to_string().contains("engine.memory_limit"), "{error}");
+        let broken = DataFusionError::Execution("bad page".to_string());
+        let error =
+            CatalogError::from_datafusion(None, "tickets", "the segments of segment", &broken);
+        assert_eq!(error.fault(), Fault::Data, "{error}");
     }
 
     #[test]
