@@ -77,6 +77,17 @@ pub enum CatalogError {
         location: String,
         reason: String,
     },
+    /// The way to the warehouse failed (network, credentials) while a
+    /// table was read where the catalog has no [`Place`] to name it by
+    /// (splitting it among segments or books, listing segments): the
+    /// warehouse's access, as a metric's query meeting it is (exit 5), not
+    /// its data.
+    #[error("cannot reach the warehouse reading table `{table}` at {location}: {reason}")]
+    Unreachable {
+        table: String,
+        location: String,
+        reason: String,
+    },
     /// Reading a table (splitting it among segments or books, say) did
     /// not fit in `engine.memory_limit`: the run's fault, not the data's
     /// (exit 1).
@@ -97,6 +108,7 @@ impl CatalogError {
         match self {
             CatalogError::Storage(error) if error.is_invalid_setting() => Fault::Input,
             CatalogError::Storage(error) if error.is_access() => Fault::WarehouseAccess,
+            CatalogError::Unreachable { .. } => Fault::WarehouseAccess,
             CatalogError::OutOfMemory { .. } => Fault::Internal,
             CatalogError::MissingTable { table, .. }
                 if !CONTRACT.iter().any(|t| t.name == table.as_str()) =>
@@ -123,29 +135,38 @@ impl CatalogError {
     }
 
     /// A DataFusion error met while reading `table`, sorted like
-    /// [`CatalogError::from_store`] when an object store error caused it.
+    /// [`CatalogError::from_store`] when an object store error caused it
+    /// (without `place`, as [`storage::is_access_fault`] sorts a metric's).
     fn from_datafusion(
         place: Option<&Place>,
         table: &str,
         location: &str,
         error: &datafusion::error::DataFusionError,
     ) -> Self {
-        match (error.find_root(), place) {
-            (datafusion::error::DataFusionError::ObjectStore(store), Some(place)) => {
-                CatalogError::from_store(place, table, location, store)
-            }
-            // Out of memory is the run's fault, not the table's.
-            (datafusion::error::DataFusionError::ResourcesExhausted(_), _) => {
-                CatalogError::OutOfMemory {
-                    table: table.to_string(),
-                    location: location.to_string(),
-                    reason: storage::one_line(&error.to_string()),
+        use datafusion::error::DataFusionError;
+        if let (DataFusionError::ObjectStore(store), Some(place)) = (error.find_root(), place) {
+            return CatalogError::from_store(place, table, location, store);
+        }
+        let (table, location) = (table.to_string(), location.to_string());
+        let reason = storage::one_line(&error.to_string());
+        match error.find_root() {
+            DataFusionError::ObjectStore(store) if storage::is_access_fault(store) => {
+                CatalogError::Unreachable {
+                    table,
+                    location,
+                    reason,
                 }
             }
+            // Out of memory is the run's fault, not the table's.
+            DataFusionError::ResourcesExhausted(_) => CatalogError::OutOfMemory {
+                table,
+                location,
+                reason,
+            },
             _ => CatalogError::Unreadable {
-                table: table.to_string(),
-                location: location.to_string(),
-                reason: storage::one_line(&error.to_string()),
+                table,
+                location,
+                reason,
             },
         }
     }
@@ -1151,6 +1172,37 @@ mod tests {
         let broken = DataFusionError::Execution("bad page".to_string());
         let error =
             CatalogError::from_datafusion(None, "tickets", "the segments of segment", &broken);
+        assert_eq!(error.fault(), Fault::Data, "{error}");
+    }
+
+    #[test]
+    fn losing_the_way_to_the_warehouse_while_splitting_a_table_is_an_access_fault() {
+        use datafusion::error::DataFusionError;
+        let reset = DataFusionError::Context(
+            "split".to_string(),
+            Box::new(DataFusionError::ObjectStore(Box::new(
+                object_store::Error::Generic {
+                    store: "S3",
+                    source: "connection reset by peer".into(),
+                },
+            ))),
+        );
+        let error =
+            CatalogError::from_datafusion(None, "tickets", "the segments of segment", &reset);
+        assert_eq!(error.fault(), Fault::WarehouseAccess, "{error}");
+        let text = error.to_string();
+        assert!(text.contains("cannot reach the warehouse"), "{text}");
+        assert!(
+            text.contains("`tickets`") && text.contains("connection reset"),
+            "{text}"
+        );
+        // A file the store says is not there is the data's fault.
+        let gone = DataFusionError::ObjectStore(Box::new(object_store::Error::NotFound {
+            path: "tickets/part-0.parquet".to_string(),
+            source: "gone".into(),
+        }));
+        let error =
+            CatalogError::from_datafusion(None, "tickets", "the segments of segment", &gone);
         assert_eq!(error.fault(), Fault::Data, "{error}");
     }
 
