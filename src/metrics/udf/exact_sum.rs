@@ -591,22 +591,29 @@ impl ExactSum {
 
     /// `count` (≤ 64) bits of the carried sum from bit `from` up (bit 0
     /// is worth 2^-1074).
+    ///
+    /// Read a chunk at a time, not a bit at a time: every figure of a
+    /// sum or mean over `DOUBLE`s is rounded here, once per group.
     fn bits(&self, from: u64, count: u32) -> u64 {
-        let mut out: u64 = 0;
-        for bit in 0..u64::from(count) {
-            let at = from + bit;
-            let chunk = (at / u64::from(CHUNK_BITS)) as usize;
-            if chunk < self.low {
-                continue;
-            }
-            let Some(&value) = self.chunks.get(chunk - self.low) else {
-                break;
-            };
-            if (value >> (at % u64::from(CHUNK_BITS))) & 1 == 1 {
-                out |= 1 << bit;
-            }
+        let first = (from / u64::from(CHUNK_BITS)) as usize;
+        // Three chunks hold any 64 bits, whatever bit of the first they
+        // start at; chunks below `low` or above the top are 0, and each
+        // chunk gives its low 32 bits (the top one's sign is not read:
+        // the sum is non-negative).
+        let window = (0..3).fold(0u128, |window, k| {
+            let chunk = first
+                .checked_add(k)
+                .and_then(|index| index.checked_sub(self.low))
+                .and_then(|offset| self.chunks.get(offset))
+                .map_or(0, |&value| (value & CHUNK_MASK) as u128);
+            window | chunk << (k as u32 * CHUNK_BITS)
+        });
+        let out = (window >> (from % u64::from(CHUNK_BITS))) as u64;
+        if count >= 64 {
+            out
+        } else {
+            out & ((1u64 << count) - 1)
         }
-        out
     }
 
     /// Whether any bit below bit `below` is set.
@@ -793,6 +800,50 @@ mod tests {
             }
         }
         high
+    }
+
+    #[test]
+    fn reads_the_same_bits_a_chunk_at_a_time_as_a_bit_at_a_time() {
+        // The bit-by-bit reading bits() replaced, as the reference.
+        fn one_by_one(sum: &ExactSum, from: u64, count: u32) -> u64 {
+            let mut out: u64 = 0;
+            for bit in 0..u64::from(count) {
+                let at = from + bit;
+                let chunk = (at / u64::from(CHUNK_BITS)) as usize;
+                if chunk < sum.low {
+                    continue;
+                }
+                let Some(&value) = sum.chunks.get(chunk - sum.low) else {
+                    break;
+                };
+                if (value >> (at % u64::from(CHUNK_BITS))) & 1 == 1 {
+                    out |= 1 << bit;
+                }
+            }
+            out
+        }
+        let sums: [&[f64]; 5] = [
+            &[f64::from_bits(1), f64::from_bits(3)],
+            &[1.0, 1e-300, 3.5e-310],
+            &[f64::MAX / 2.0, 1.0, 1e-200],
+            &[0.1, 0.2, 0.3, 1e20, -1e20],
+            &[123456.789, 1e-5, 42.0],
+        ];
+        for values in sums {
+            let mut sum = ExactSum::default();
+            values.iter().for_each(|&value| sum.add(value));
+            sum.carry();
+            let end = (sum.low + sum.chunks.len()) as u64 * u64::from(CHUNK_BITS) + 40;
+            for from in 0..end {
+                for count in [1, 11, 32, 53, 63, 64] {
+                    assert_eq!(
+                        sum.bits(from, count),
+                        one_by_one(&sum, from, count),
+                        "{values:?} from {from} count {count}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
