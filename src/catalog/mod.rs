@@ -144,12 +144,13 @@ impl CatalogError {
         error: &datafusion::error::DataFusionError,
     ) -> Self {
         use datafusion::error::DataFusionError;
-        if let (DataFusionError::ObjectStore(store), Some(place)) = (error.find_root(), place) {
+        let root = error.find_root();
+        if let (DataFusionError::ObjectStore(store), Some(place)) = (root, place) {
             return CatalogError::from_store(place, table, location, store);
         }
         let (table, location) = (table.to_string(), location.to_string());
         let reason = storage::one_line(&error.to_string());
-        match error.find_root() {
+        match root {
             DataFusionError::ObjectStore(store) if storage::is_access_fault(store) => {
                 CatalogError::Unreachable {
                     table,
