@@ -270,8 +270,13 @@ impl crate::schedule::Runner for ScheduledRun {
             Ok(weeks) => Ok(weeks
                 .iter()
                 .map(|week| {
+                    let warnings: String = week
+                        .no_books
+                        .iter()
+                        .map(|no_book| format!("; warning: {no_book}"))
+                        .collect();
                     format!(
-                        "{}: {} metrics, {} message(s) sent, {} already sent",
+                        "{}: {} metrics, {} message(s) sent, {} already sent{warnings}",
                         week.period,
                         week.report.metrics.len(),
                         week.delivery.sent,
@@ -497,6 +502,9 @@ async fn dispatch(command: Command) -> Result<(), RunError> {
             let outcomes = pipeline::run(&options, &progress).await;
             progress.finish();
             for week in outcomes? {
+                for no_book in &week.no_books {
+                    eprintln!("warning: {}: {no_book}", week.period);
+                }
                 let outbox = &week.delivery;
                 println!(
                     "{}: {} metrics; report {}; {} message(s) in {}{}",

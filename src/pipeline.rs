@@ -125,6 +125,8 @@ pub struct WeekOutcome {
     pub dir: PathBuf,
     pub report: Report,
     pub delivery: DeliveryOutcome,
+    /// Values of a `per:` audience's column that got no book.
+    pub no_books: Vec<series::NoBook>,
 }
 
 /// The weeks asked for, in the config's time zone.
@@ -297,12 +299,14 @@ async fn run_week(
     let dir = config.out_dir.join(&period.label);
     state::write_artefacts(&dir, &build::artefacts(&report, &inputs.templates)?)?;
     let mut editions = build::editions(&report, &config.audiences, &inputs.templates)?;
+    let mut no_books = Vec::new();
     for audience in config.audiences.iter().filter(|a| a.per.is_some()) {
         progress.stage(&format!("books of {} {}", audience.name, period.label));
-        let (files, mut books) =
+        let books =
             account_books(ctx, inputs, audience, period, &slices, options, progress).await?;
-        state::write_artefacts(&dir, &files)?;
-        editions.append(&mut books);
+        state::write_artefacts(&dir, &books.files)?;
+        editions.extend(books.editions);
+        no_books.extend(books.no_books);
     }
     progress.stage(&format!("archive {}", period.label));
     archive.keep(&dir, &period.label).await?;
@@ -320,6 +324,7 @@ async fn run_week(
         dir,
         report,
         delivery,
+        no_books,
     })
 }
 
@@ -338,8 +343,17 @@ fn delivery_week<'a>(
     }
 }
 
+/// What a `per:` audience's books left: each address's report (under
+/// `books/<audience>/<address>.json`) and edition, and the values that got
+/// no book.
+struct AccountBooks {
+    files: Vec<(String, Vec<u8>)>,
+    editions: Vec<delivery::Edition>,
+    no_books: Vec<series::NoBook>,
+}
+
 /// The books of a `per:` audience: each address's figures, its report
-/// under `books/<audience>/<address>.json`, and its edition.
+/// and its edition.
 async fn account_books(
     ctx: &SessionContext,
     inputs: &Inputs,
@@ -348,14 +362,15 @@ async fn account_books(
     slices: &series::SliceSessions<'_>,
     options: &RunOptions,
     progress: &dyn Progress,
-) -> Result<(Vec<(String, Vec<u8>)>, Vec<delivery::Edition>), RunError> {
+) -> Result<AccountBooks, RunError> {
     let config = &inputs.config;
     let selected = inputs.selected_for(audience);
+    let column = audience.per.as_deref().unwrap_or_default();
     let books = series::books(
         ctx,
         &selected,
         period,
-        audience.per.as_deref().unwrap_or_default(),
+        column,
         delivery::is_plain_address,
         slices,
         &config.query_settings(),
@@ -367,7 +382,7 @@ async fn account_books(
         &selected,
         period,
         audience,
-        &books,
+        &books.books,
         &inputs.templates,
         options.now,
     )?;
@@ -387,7 +402,20 @@ async fn account_books(
         ));
         editions.push(edition);
     }
-    Ok((files, editions))
+    let no_books = books
+        .not_addresses
+        .into_iter()
+        .map(|value| series::NoBook {
+            audience: audience.name.clone(),
+            column: column.to_string(),
+            value,
+        })
+        .collect();
+    Ok(AccountBooks {
+        files,
+        editions,
+        no_books,
+    })
 }
 
 /// `clientpulse lock`: publishes every query version not in the lock yet.

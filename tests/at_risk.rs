@@ -22,6 +22,9 @@ const NO_GATE: &str = "data_gate:\n  freshness: {usage_events: off, tickets: off
 /// Every signal weighing 1 with its shipped threshold, at risk from 1.
 const EVERY_SIGNAL: &str = "at_risk:\n  min_score: 1\n  signals:\n    usage_drop: {weight: 1, threshold: 0.5}\n    detractor: {weight: 1}\n    unhappy_csat: {weight: 1}\n    old_ticket: {weight: 1, threshold: 14d}\n    overdue_project: {weight: 1}\n    late_onboarding: {weight: 1}\n    contraction: {weight: 1}\n    renewal_soon: {weight: 1, threshold: 60d}\n";
 
+/// GONE's account manager: a name and a line break, never a recipient.
+const MANAGER_NOT_AN_ADDRESS: &str = "Gone Manager <gm@example.com>\r\nBcc: x@example.net";
+
 fn client_row(id: &'static str, manager: &'static str) -> Vec<V> {
     vec![
         V::S(id),
@@ -56,6 +59,9 @@ fn boundary_warehouse(fixture: &Fixture) {
     let manager = |id: &str| {
         if id.ends_with("_IN") {
             "am1@example.com"
+        } else if id == "GONE" {
+            // Not a bare address: GONE is in no book, and the run says so.
+            MANAGER_NOT_AN_ADDRESS
         } else {
             "am2@example.com"
         }
@@ -373,6 +379,28 @@ fn each_account_manager_gets_only_their_own_clients_at_risk() {
     };
     // am1 owns every `_IN` client, all at risk; am2 owns the edges and
     // R_OUT and GONE, none at risk.
+    // GONE's manager is no address: no book, no message, and a warning
+    // that names the value escaped (no raw line break in the log).
+    let mut kept: Vec<String> = std::fs::read_dir(&books)
+        .expect("books")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["am1@example.com.json", "am2@example.com.json"]);
+    let log = stderr(&output);
+    assert!(
+        log.contains(
+            "warning: 2026-W47: audience `account-managers`: clients.account_manager value \"Gone Manager <gm@example.com>\\r\\nBcc: x@example.net\" is not a bare e-mail address, so its clients are in no book"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("\r\nBcc"), "{log}");
     let am1 = signals(&book("am1@example.com"));
     assert_eq!(am1.len(), 8);
     assert!(am1.keys().all(|id| id.ends_with("_IN")), "{am1:?}");
@@ -412,5 +440,13 @@ fn each_account_manager_gets_only_their_own_clients_at_risk() {
     assert!(!am1_text.contains("U_EDGE"));
     let am2_text = text_of("am2@example.com");
     assert!(am2_text.contains("Clients at risk: 0"), "{am2_text}");
+    for path in &outbox {
+        let message = std::fs::read_to_string(path).expect("eml");
+        assert!(
+            !message.contains("gm@example.com") && !message.contains("x@example.net"),
+            "{}",
+            path.display()
+        );
+    }
     assert!(!am2_text.contains("MRR (am2@example.com)"), "{am2_text}");
 }

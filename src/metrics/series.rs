@@ -407,11 +407,48 @@ pub struct Book {
     pub weekly: Vec<Vec<MetricValue>>,
 }
 
+/// A value of a `per:` audience's column that is not a bare e-mail
+/// address: its clients are in no book. Shown escaped (`"a\r\nb"`), cut
+/// at 100 characters: warehouse text, never written raw to a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoBook {
+    pub audience: String,
+    pub column: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for NoBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MOST: usize = 100;
+        let shown: String = self.value.chars().take(MOST).collect();
+        let cut = if self.value.chars().count() > MOST {
+            " (cut)"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "audience `{}`: clients.{} value {shown:?}{cut} is not a bare e-mail address, so its clients are in no book",
+            self.audience, self.column
+        )
+    }
+}
+
+/// The books of a `per: <column>` audience, and the values of the column
+/// that got none.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    pub books: Vec<Book>,
+    /// The column's values `is_address` refused (a name, a line break),
+    /// sorted: their clients are in no book, which the run warns of.
+    pub not_addresses: Vec<String>,
+}
+
 /// The books of a `per: <column>` audience: for each value of the clients'
 /// `column` that `is_address` accepts, `selected` over the week and its
 /// trend, computed by the same queries over the tables restricted to those
 /// clients (as a segment is). Every book's queries go through the same
-/// lanes.
+/// lanes. Clients with no value are in no book, as they have no manager.
 #[allow(clippy::too_many_arguments)]
 pub async fn books(
     ctx: &SessionContext,
@@ -422,12 +459,16 @@ pub async fn books(
     slices: &SliceSessions<'_>,
     settings: &QuerySettings,
     progress: &dyn Progress,
-) -> Result<Vec<Book>, MetricsError> {
-    let addresses: Vec<(String, catalog::SegmentValue)> = catalog::segment_values(ctx, column)
-        .await?
+) -> Result<Books, MetricsError> {
+    let (values, mut not_addresses): (Vec<String>, Vec<String>) =
+        catalog::segment_values(ctx, column)
+            .await?
+            .into_iter()
+            .flatten()
+            .partition(|value| is_address(value));
+    not_addresses.sort();
+    let addresses: Vec<(String, catalog::SegmentValue)> = values
         .into_iter()
-        .flatten()
-        .filter(|value| is_address(value))
         .map(|value| (column.to_string(), Some(value)))
         .collect();
     let sessions = slice_sessions(
@@ -440,14 +481,18 @@ pub async fn books(
     )
     .await?;
     let by_session = trends(&sessions, selected, period, settings, progress).await?;
-    Ok(addresses
+    let books = addresses
         .into_iter()
         .zip(by_session)
         .map(|((_, address), weekly)| Book {
             address: address.unwrap_or_default(),
             weekly,
         })
-        .collect())
+        .collect();
+    Ok(Books {
+        books,
+        not_addresses,
+    })
 }
 
 /// Runs a query that ran out of memory beside another, alone: as planned,
@@ -576,4 +621,30 @@ async fn measured(
         on_disk_bytes: None,
     });
     Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NoBook;
+
+    #[test]
+    fn a_value_with_no_book_is_shown_escaped_and_cut() {
+        let no_book = |value: String| NoBook {
+            audience: "account-managers".to_string(),
+            column: "account_manager".to_string(),
+            value,
+        };
+        let shown = no_book("Jo <jo@example.com>\r\nBcc: x@example.net".to_string()).to_string();
+        assert_eq!(
+            shown,
+            "audience `account-managers`: clients.account_manager value \"Jo <jo@example.com>\\r\\nBcc: x@example.net\" is not a bare e-mail address, so its clients are in no book"
+        );
+        assert!(!shown.contains(['\r', '\n']));
+        let long = no_book("é".repeat(150)).to_string();
+        assert!(
+            long.contains(&format!("\"{}\" (cut)", "é".repeat(100))),
+            "{long}"
+        );
+        assert!(!long.contains(&"é".repeat(101)));
+    }
 }
