@@ -4,7 +4,7 @@
 
 use crate::fixture::write_boundary_warehouse;
 use crate::support::warehouse::{Fixture, Money, V, answer, subscription};
-use crate::support::{Project, assert_clean_failure, eml_files, repo, run};
+use crate::support::{Project, assert_clean_failure, eml_files, repo, run, stderr};
 
 fn project_with_fixture() -> Project {
     let project = Project::new("warehouse");
@@ -44,6 +44,93 @@ fn a_missing_column_is_a_data_error_naming_table_and_column() {
     );
     let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
     assert_clean_failure(&output, 3, &["`subscriptions`", "no column `discount_pct`"]);
+}
+
+/// One subscription row, written as its own Parquet file (`without` some
+/// columns, money as `money`) beside the fixture's `subscriptions/part-0`,
+/// as `subscriptions/<name>`.
+fn another_subscriptions_file(project: &Project, name: &str, without: &[&str], money: Money) {
+    let elsewhere = tempfile::tempdir().expect("tmp");
+    let fixture = Fixture::new(elsewhere.path(), money);
+    fixture.table_without(
+        "subscriptions",
+        without,
+        &[subscription(
+            "S-late",
+            "A",
+            10.0,
+            1,
+            None,
+            "2026-01-01T00:00:00Z",
+            None,
+        )],
+    );
+    std::fs::copy(
+        elsewhere.path().join("subscriptions/part-0.parquet"),
+        project.path().join("warehouse/subscriptions").join(name),
+    )
+    .expect("copy");
+}
+
+#[test]
+fn a_file_without_a_column_the_other_files_have_is_named() {
+    // The table's schema is all its files' together, so the column is
+    // there; this one file would be read as NULLs.
+    let project = project_with_fixture();
+    another_subscriptions_file(
+        &project,
+        "part-1.parquet",
+        &["discount_pct"],
+        Money::Decimal,
+    );
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(
+        &output,
+        3,
+        &[
+            "`subscriptions`",
+            "no column `discount_pct`",
+            "subscriptions/part-1.parquet",
+        ],
+    );
+    assert!(!stderr(&output).contains("part-0.parquet"));
+    assert_nothing_written(&project);
+}
+
+#[test]
+fn a_broken_file_among_good_ones_is_named() {
+    let project = project_with_fixture();
+    let folder = project.path().join("warehouse/subscriptions");
+    let bytes = std::fs::read(folder.join("part-0.parquet")).expect("read");
+    std::fs::write(folder.join("part-1.parquet"), &bytes[..bytes.len() / 2]).expect("write");
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(
+        &output,
+        3,
+        &["`subscriptions`", "subscriptions/part-1.parquet"],
+    );
+    assert!(!stderr(&output).contains("part-0.parquet"));
+    assert_nothing_written(&project);
+}
+
+#[test]
+fn files_of_one_table_with_different_types_are_named() {
+    // DECIMAL money in part-0, DOUBLE in part-1: each alone is what
+    // warehouse.md allows, together they are no one table.
+    let project = project_with_fixture();
+    another_subscriptions_file(&project, "part-1.parquet", &[], Money::Double);
+    let output = run(&mut project.command(&["run", "--period", "2026-W47"]));
+    assert_clean_failure(
+        &output,
+        3,
+        &[
+            "`subscriptions`",
+            "column `amount`",
+            "subscriptions/part-0.parquet",
+            "subscriptions/part-1.parquet",
+        ],
+    );
+    assert_nothing_written(&project);
 }
 
 #[test]

@@ -457,7 +457,7 @@ impl Warehouse {
         // as an empty schema or an IO error deep in planning, and would
         // skip a zero-byte file (a broken export) without a word.
         let prefix = self.place.key(table);
-        let files: Vec<object_store::ObjectMeta> = match self
+        let mut files: Vec<object_store::ObjectMeta> = match self
             .store
             .list(Some(&prefix))
             .try_filter(|meta| futures::future::ready(meta.location.as_ref().ends_with(".parquet")))
@@ -475,6 +475,9 @@ impl Warehouse {
                 )]);
             }
         };
+        // In name order, so that every message about them is the same run
+        // to run.
+        files.sort_by(|a, b| a.location.cmp(&b.location));
         if files.is_empty() {
             return Err(vec![CatalogError::MissingTable {
                 table: table.to_string(),
@@ -517,11 +520,41 @@ impl Warehouse {
                 .map(|name| (name, DataType::Utf8))
                 .collect(),
         );
-        let schema = options
-            .infer_schema(&state, &table_url)
-            .await
-            .map_err(unreadable)?;
+        let schema = match options.infer_schema(&state, &table_url).await {
+            Ok(schema) => schema,
+            Err(error) => {
+                // DataFusion's error names no file: find the ones at fault.
+                let at_fault = self
+                    .files_at_fault(&state, &table_url, table, &files)
+                    .await
+                    .unwrap_or_default();
+                return Err(if at_fault.is_empty() {
+                    unreadable(error)
+                } else {
+                    at_fault
+                });
+            }
+        };
         check_contract(table, &location, &schema, needed_by)?;
+        if files.len() > 1 {
+            // The schema is every file's together: a file without a column
+            // the others have would be read as NULLs in it, silently or as
+            // an error that names no file.
+            let mut problems = Vec::new();
+            for (file, schema) in self.file_schemas(&state, &table_url, &files).await {
+                match schema {
+                    Ok(schema) => {
+                        if let Err(mut found) = check_contract(table, &file, &schema, needed_by) {
+                            problems.append(&mut found);
+                        }
+                    }
+                    Err(error) => problems.extend(unreadable(error)),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(problems);
+            }
+        }
         let config = ListingTableConfig::new(table_url)
             .with_listing_options(options)
             .with_schema(schema);
@@ -536,6 +569,115 @@ impl Warehouse {
         };
         ctx.register_table(table, provider).map_err(unreadable)?;
         Ok(())
+    }
+}
+
+impl Warehouse {
+    /// A file's URL as the user would write it, under the root they gave.
+    fn file_url(&self, file: &object_store::ObjectMeta) -> String {
+        let path = file.location.as_ref();
+        let base = self.place.base.as_ref();
+        let relative = if base.is_empty() {
+            path
+        } else {
+            path.strip_prefix(base)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .unwrap_or(path)
+        };
+        self.place.url_of(relative)
+    }
+
+    /// Each of `files`' own schema, read from its footer (served again by
+    /// the snapshot, for a remote warehouse), with its URL, in order.
+    async fn file_schemas(
+        &self,
+        state: &datafusion::execution::SessionState,
+        table_url: &ListingTableUrl,
+        files: &[object_store::ObjectMeta],
+    ) -> Vec<(String, datafusion::error::Result<SchemaRef>)> {
+        use datafusion::datasource::file_format::FileFormat;
+        use futures::StreamExt;
+        let store = match state.runtime_env().object_store(table_url) {
+            Ok(store) => store,
+            Err(error) => {
+                let shared = Arc::new(error);
+                return files
+                    .iter()
+                    .map(|file| {
+                        let error = datafusion::error::DataFusionError::Shared(Arc::clone(&shared));
+                        (self.file_url(file), Err(error))
+                    })
+                    .collect();
+            }
+        };
+        let format = ParquetFormat::default();
+        futures::stream::iter(files)
+            .map(|file| {
+                let (store, format) = (&store, &format);
+                async move {
+                    let schema = format
+                        .infer_schema(state, store, std::slice::from_ref(file))
+                        .await;
+                    (self.file_url(file), schema)
+                }
+            })
+            .buffered(16)
+            .collect()
+            .await
+    }
+
+    /// Where the files' schemas would not merge into one: each file that
+    /// cannot be read on its own (a broken footer), or else each column
+    /// whose type differs from one file to another, naming both files.
+    /// `None` when neither explains it.
+    async fn files_at_fault(
+        &self,
+        state: &datafusion::execution::SessionState,
+        table_url: &ListingTableUrl,
+        table: &str,
+        files: &[object_store::ObjectMeta],
+    ) -> Option<Vec<CatalogError>> {
+        let schemas = self.file_schemas(state, table_url, files).await;
+        let mut problems: Vec<CatalogError> = schemas
+            .iter()
+            .filter_map(|(file, schema)| {
+                let error = schema.as_ref().err()?;
+                Some(CatalogError::from_datafusion(
+                    Some(&self.place),
+                    table,
+                    file,
+                    error,
+                ))
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Some(problems);
+        }
+        // Each column's first type, and the file it came from.
+        let mut first: std::collections::BTreeMap<String, (DataType, &str)> = Default::default();
+        for (file, schema) in &schemas {
+            let Ok(schema) = schema else { continue };
+            for field in schema.fields() {
+                match first.get(field.name()) {
+                    None => {
+                        first.insert(field.name().clone(), (field.data_type().clone(), file));
+                    }
+                    Some((kind, other)) if kind != field.data_type() => {
+                        problems.push(CatalogError::Unreadable {
+                            table: table.to_string(),
+                            location: file.clone(),
+                            reason: format!(
+                                "column `{}` is {} in this file but {kind} in {other}: export every file of a table with the same types",
+                                field.name(),
+                                field.data_type()
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        (!problems.is_empty()).then_some(problems)
     }
 }
 
