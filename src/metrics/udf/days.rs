@@ -43,12 +43,20 @@ use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, FieldRef, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
 
+use smallvec::{SmallVec, smallvec};
+
 use super::fold::{Fold, FoldAccumulator, FoldGroups};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator, ScalarFunctionArgs,
     ScalarUDFImpl, Signature, TypeSignature, Volatility,
 };
+
+/// Cells a set or tally holds in place, before it takes memory of its own.
+const INLINE_CELLS: usize = 4;
+
+/// Cells a [`KeyedSets`] holds in place: two or three cells per key.
+const INLINE_KEYED_CELLS: usize = 8;
 
 /// The widest span of days one set or tally may cover (about 200 years):
 /// beyond it a stray date (year 1 beside 2026) would make every group's
@@ -149,10 +157,13 @@ impl Cell for Count {
 }
 
 /// The cells from cell index `first` on; empty when no day was seen.
+/// A few cells are held in place (a user's day set over a run's 17 weeks
+/// is two or three): a group's span is then read where the group is,
+/// without a second, likely missed, cache line per row.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Span<C> {
     first: i64,
-    cells: Vec<C>,
+    cells: SmallVec<[C; INLINE_CELLS]>,
 }
 
 impl<C: Cell> Span<C> {
@@ -172,7 +183,7 @@ impl<C: Cell> Span<C> {
         if index < self.first {
             let before = usize::try_from(self.first - index).unwrap_or(0);
             self.cells
-                .splice(0..0, std::iter::repeat_n(C::default(), before));
+                .insert_many(0, std::iter::repeat_n(C::default(), before));
             self.first = index;
         } else if index > last || self.cells.is_empty() {
             let len = usize::try_from(index - self.first + 1).unwrap_or(0);
@@ -236,7 +247,11 @@ impl<C: Cell> Span<C> {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.cells.capacity() * std::mem::size_of::<C>()
+        if self.cells.spilled() {
+            self.cells.capacity() * std::mem::size_of::<C>()
+        } else {
+            0
+        }
     }
 }
 
@@ -789,7 +804,7 @@ impl KeyNames {
 pub(super) struct KeyedSets {
     first: i64,
     width: usize,
-    cells: Vec<u64>,
+    cells: SmallVec<[u64; INLINE_KEYED_CELLS]>,
 }
 
 /// A written value: the first cell index, the cells per key, each key's
@@ -823,7 +838,7 @@ impl KeyedSets {
             }
             let width = usize::try_from(high - low + 1).unwrap_or(0);
             let shift = usize::try_from(self.first - low).unwrap_or(0);
-            let mut cells = vec![0; self.keys() * width];
+            let mut cells: SmallVec<[u64; INLINE_KEYED_CELLS]> = smallvec![0; self.keys() * width];
             for (row, old) in self.cells.chunks(self.width).enumerate() {
                 let at = row * width + shift;
                 if let Some(target) = cells.get_mut(at..at + old.len()) {
@@ -1093,7 +1108,11 @@ impl Fold for KeyedSets {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.cells.capacity() * std::mem::size_of::<u64>()
+        if self.cells.spilled() {
+            self.cells.capacity() * std::mem::size_of::<u64>()
+        } else {
+            0
+        }
     }
 }
 
@@ -1524,7 +1543,7 @@ mod tests {
         assert!(set.add(index, value).is_err());
         let mut full = Span {
             first: 0,
-            cells: vec![Count(u32::MAX)],
+            cells: smallvec![Count(u32::MAX)],
         };
         assert!(full.add(0, Count(1)).is_err());
         assert!(Span::<Bits>::decode(&[1, 0, 0]).is_none());
