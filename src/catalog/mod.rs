@@ -548,7 +548,12 @@ impl Warehouse {
                             problems.append(&mut found);
                         }
                     }
-                    Err(error) => problems.extend(unreadable(error)),
+                    Err(error) => problems.push(CatalogError::from_datafusion(
+                        Some(&self.place),
+                        table,
+                        &file,
+                        &error,
+                    )),
                 }
             }
             if !problems.is_empty() {
