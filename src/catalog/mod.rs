@@ -149,7 +149,7 @@ impl CatalogError {
             return CatalogError::from_store(place, table, location, store);
         }
         let (table, location) = (table.to_string(), location.to_string());
-        let reason = storage::one_line(&error.to_string());
+        let reason = without_repeated_prefix(&storage::one_line(&error.to_string())).to_string();
         match root {
             DataFusionError::ObjectStore(store) if storage::is_access_fault(store) => {
                 CatalogError::Unreachable {
@@ -171,6 +171,21 @@ impl CatalogError {
             },
         }
     }
+}
+
+/// `text` without a leading `Kind: ` said twice: DataFusion's error and
+/// the Parquet error it wraps each name their kind ("Parquet error:
+/// Parquet error: Invalid Parquet file").
+fn without_repeated_prefix(text: &str) -> &str {
+    let mut text = text;
+    while let Some(at) = text.find(": ") {
+        let (prefix, rest) = text.split_at(at + 2);
+        if !rest.starts_with(prefix) {
+            break;
+        }
+        text = rest;
+    }
+    text
 }
 
 /// The query files that need a table, for error messages.
@@ -1137,6 +1152,22 @@ pub fn contract_table_names() -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_said_twice_is_said_once() {
+        assert_eq!(
+            without_repeated_prefix(
+                "Parquet error: Parquet error: Invalid Parquet file. Corrupt footer"
+            ),
+            "Parquet error: Invalid Parquet file. Corrupt footer"
+        );
+        assert_eq!(
+            without_repeated_prefix("Arrow error: Parquet error: x: x"),
+            "Arrow error: Parquet error: x: x"
+        );
+        assert_eq!(without_repeated_prefix("a: a: a: b"), "a: b");
+        assert_eq!(without_repeated_prefix("no colon"), "no colon");
+    }
 
     #[test]
     fn held_bytes_count_each_allocation_once() {
