@@ -58,6 +58,16 @@ const INLINE_CELLS: usize = 4;
 /// Cells a [`KeyedSets`] holds in place: two or three cells per key.
 const INLINE_KEYED_CELLS: usize = 8;
 
+/// The memory `cells` takes beyond its own place: none while its cells
+/// are held in place.
+fn heap_bytes_of<A: smallvec::Array>(cells: &SmallVec<A>) -> usize {
+    if cells.spilled() {
+        cells.capacity() * std::mem::size_of::<A::Item>()
+    } else {
+        0
+    }
+}
+
 /// The widest span of days one set or tally may cover (about 200 years):
 /// beyond it a stray date (year 1 beside 2026) would make every group's
 /// value huge, so it is an error instead.
@@ -247,11 +257,7 @@ impl<C: Cell> Span<C> {
     }
 
     fn heap_bytes(&self) -> usize {
-        if self.cells.spilled() {
-            self.cells.capacity() * std::mem::size_of::<C>()
-        } else {
-            0
-        }
+        heap_bytes_of(&self.cells)
     }
 }
 
@@ -1108,11 +1114,7 @@ impl Fold for KeyedSets {
     }
 
     fn heap_bytes(&self) -> usize {
-        if self.cells.spilled() {
-            self.cells.capacity() * std::mem::size_of::<u64>()
-        } else {
-            0
-        }
+        heap_bytes_of(&self.cells)
     }
 }
 
