@@ -165,6 +165,17 @@ fn shared_tables_give_the_figures_of_the_versions_that_read_raw_events() {
                     .any(|line| line.contains("usage_events")),
                 "only the shared tables read the events: {profile}"
             );
+            // A shared table that reads others is computed once they are
+            // registered, and reads them there: at_risk_signals reads
+            // client_uses, client_tickets and risk_answers, not the tables
+            // they are made from.
+            let signals = shared
+                .iter()
+                .find(|line| line.contains("\"metric\":\"at_risk_signals\""))
+                .expect("at_risk_signals computed");
+            for raw in ["usage_events", "tickets", "survey_responses"] {
+                assert!(!signals.contains(&format!("\"{raw}\"")), "{signals}");
+            }
             // The revenue metrics read the subscriptions only through
             // client_subscriptions (the at-risk ones still read them);
             // repeat_purchase_rate reads the orders only through
