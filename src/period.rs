@@ -19,6 +19,10 @@ pub enum PeriodError {
     NoSuchWeek { label: String, year: i32, week: u32 },
     #[error("invalid range: {from} comes after {to}")]
     BackwardsRange { from: String, to: String },
+    #[error(
+        "week {label} has not ended: it ends {end}; a report of it would count part of the week and stand as the week's report"
+    )]
+    NotEnded { label: String, end: String },
 }
 
 /// One report week.
@@ -75,6 +79,21 @@ impl Period {
             candidate
         } else {
             candidate.previous()
+        }
+    }
+
+    /// The week, when it has ended at `now`. A week still under way has
+    /// only part of its data: its figures would look like a bad week, and
+    /// once sent its report would stand in the ledger as the week's, so
+    /// the run at the week's end would not send the whole one.
+    pub fn ended_by(self, now: DateTime<Utc>) -> Result<Period, PeriodError> {
+        if self.end <= now {
+            Ok(self)
+        } else {
+            Err(PeriodError::NotEnded {
+                end: self.end.with_timezone(&self.timezone).to_rfc3339(),
+                label: self.label,
+            })
         }
     }
 
@@ -236,6 +255,30 @@ mod tests {
         // Exactly at Monday midnight the week just ended is complete.
         let monday = "2026-11-23T00:00:00Z".parse().unwrap();
         assert_eq!(Period::last_complete(monday, Tz::UTC).label, "2026-W47");
+    }
+
+    #[test]
+    fn a_week_is_reported_once_it_has_ended() {
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let week = Period::parse("2026-W48", paris).unwrap();
+        // It ends on Monday 30 November at midnight in Paris, 23:00 UTC the
+        // day before.
+        let before = "2026-11-29T22:59:59Z".parse().unwrap();
+        assert_eq!(
+            week.clone().ended_by(before),
+            Err(PeriodError::NotEnded {
+                label: "2026-W48".to_string(),
+                end: "2026-11-30T00:00:00+01:00".to_string(),
+            })
+        );
+        let at_end = "2026-11-29T23:00:00Z".parse().unwrap();
+        assert_eq!(week.clone().ended_by(at_end), Ok(week));
+        assert_eq!(
+            Period::last_complete(at_end, paris)
+                .ended_by(at_end)
+                .map(|w| w.label),
+            Ok("2026-W48".to_string())
+        );
     }
 
     #[test]

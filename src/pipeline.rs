@@ -129,7 +129,8 @@ pub struct WeekOutcome {
     pub no_books: Vec<series::NoBook>,
 }
 
-/// The weeks asked for, in the config's time zone.
+/// The weeks asked for, in the config's time zone; only weeks that have
+/// ended by `now`.
 fn periods(
     choice: &PeriodChoice,
     inputs: &Inputs,
@@ -138,10 +139,10 @@ fn periods(
     let timezone = inputs.config.reporting.timezone;
     Ok(match choice {
         PeriodChoice::LastComplete => vec![Period::last_complete(now, timezone)],
-        PeriodChoice::One(label) => vec![Period::parse(label, timezone)?],
+        PeriodChoice::One(label) => vec![Period::parse(label, timezone)?.ended_by(now)?],
         PeriodChoice::Range { from, to } => Period::range(
             &Period::parse(from, timezone)?,
-            &Period::parse(to, timezone)?,
+            &Period::parse(to, timezone)?.ended_by(now)?,
         )?,
     })
 }

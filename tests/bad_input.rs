@@ -231,6 +231,36 @@ fn an_invalid_period_label() {
     assert_clean_failure(&output, 2, &["last-week"]);
 }
 
+/// A week still under way (the clock says Wednesday 25 November 2026, in
+/// 2026-W48) is refused, alone or at the end of a range: its report would
+/// count part of the week, and once sent would stand as the week's in the
+/// ledger. Nothing is computed, written or sent.
+#[test]
+fn a_week_that_has_not_ended() {
+    let project = project_with_fixture();
+    for args in [
+        &["run", "--period", "2026-W48"][..],
+        &["run", "--from", "2026-W46", "--to", "2026-W48"][..],
+        &["run", "--period", "2027-W01", "--dry-run"][..],
+    ] {
+        let output = run(&mut project.command(args));
+        let week = args
+            .iter()
+            .rev()
+            .find(|a| a.contains("-W"))
+            .expect("a week");
+        assert_clean_failure(&output, 2, &[&format!("week {week} has not ended")]);
+        assert!(
+            !project.out().exists(),
+            "{args:?} wrote {:?}",
+            project.out()
+        );
+    }
+    // The week that ended before the clock is the one reported.
+    let output = run(&mut project.command(&["run", "--period", "2026-W47", "--dry-run"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 #[test]
 fn unknown_config_keys_are_all_reported_with_positions() {
     let project = project_with_fixture();

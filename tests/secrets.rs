@@ -74,7 +74,7 @@ fn the_s3_secret_key_never_reaches_an_output() {
     // A bucket that refuses the key: its own line and exit code, no secret.
     let guarded = start_s3_with_auth();
     let output = run(with_aws(
-        &mut remote.command(&["run", "--period", "2026-W48"]),
+        &mut remote.command(&["run", "--period", "2026-W46"]),
         &guarded.endpoint(),
     ));
     assert_clean_failure(
