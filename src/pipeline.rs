@@ -311,7 +311,13 @@ async fn run_week(
     }
     progress.stage(&format!("archive {}", period.label));
     archive.keep(&dir, &period.label).await?;
-    let ledger = SentLedger::open(&dir, archive, &period.label).await?;
+    let ledger = SentLedger::open_or_wait(&dir, archive, &period.label, || {
+        progress.stage(&format!(
+            "waiting for another run's delivery {}",
+            period.label
+        ));
+    })
+    .await?;
     progress.stage(&format!("delivery {}", period.label));
     let week = delivery_week(period, &dir, options);
     let delivery = delivery::deliver(&config.delivery, &editions, &week, ledger).await;

@@ -276,6 +276,103 @@ fn every_recipient_gets_exactly_one_message_whichever_send_the_run_dies_after() 
     }
 }
 
+/// Two runs of the same week at once on one machine (the scheduler's and
+/// one by hand, a cron job fired twice): the second waits while the first
+/// holds the week's ledger, then finds what the first sent and sends none
+/// of it again. Each recipient gets one message.
+#[test]
+fn two_runs_of_one_week_at_once_send_each_message_once() {
+    use std::os::unix::fs::MetadataExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let project = project();
+    project.write_config("warehouse", &delivery_section(""));
+    let received = tempfile::tempdir().expect("inbox");
+    let server = start_smtp(received.path(), &[]);
+    let url = format!("smtp://127.0.0.1:{}", server.port);
+    let held = project.path().join("ledger-held");
+    let command = || {
+        let mut command = project.command(&["run", "--period", WEEK]);
+        command
+            .env("CLIENTPULSE_SMTP_URL", &url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let until = |what: &str, done: &mut dyn FnMut() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    // The first run stops while it holds the week's ledger, before it
+    // sends anything.
+    let mut first = command()
+        .env(clientpulse::state::HOLD_LEDGER_VARIABLE, &held)
+        .spawn()
+        .expect("first run");
+    until("the first run to hold the ledger", &mut || {
+        held.exists() || first.try_wait().ok().flatten().is_some()
+    });
+    assert!(
+        held.exists(),
+        "the first run ended without holding the ledger"
+    );
+    let report = project.out().join(WEEK).join("report.json");
+    let inode = |path: &Path| std::fs::metadata(path).map(|m| m.ino()).ok();
+    let firsts = inode(&report);
+    // The second writes its own artefacts (report.json anew) right before
+    // it opens the ledger.
+    let mut second = command().spawn().expect("second run");
+    until("the second run's artefacts", &mut || {
+        inode(&report) != firsts || second.try_wait().ok().flatten().is_some()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        second.try_wait().expect("second run").is_none(),
+        "the second run waits while the first holds the ledger"
+    );
+    assert!(eml_files(received.path()).is_empty(), "nothing sent yet");
+
+    std::fs::remove_file(&held).expect("release the first run");
+    let first = first.wait_with_output().expect("first run");
+    let second = second.wait_with_output().expect("second run");
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(second.status.success(), "{}", stderr(&second));
+    let mut recipients: Vec<String> = inbox(received.path())
+        .iter()
+        .map(|message| {
+            message
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"]
+    );
+    assert_eq!(
+        stdout(&second)
+            .matches("already sent by an earlier run")
+            .count(),
+        3,
+        "{}",
+        stdout(&second)
+    );
+    assert!(
+        stderr(&second).contains("waiting for another run's delivery 2026-W47"),
+        "{}",
+        stderr(&second)
+    );
+}
+
 #[test]
 fn a_server_that_is_down_leaves_nothing_marked_sent() {
     let project = project();

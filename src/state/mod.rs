@@ -9,7 +9,10 @@
 //! recorded, so a re-run after a partial failure sends only the rest and a
 //! cron job that fires twice sends nothing twice. Writes are atomic (a temp
 //! file renamed over the old one), so a crash leaves the old or the new
-//! ledger, never half of one.
+//! ledger, never half of one. A run holds its week's ledger (a lock on the
+//! week's folder) until delivery is over, so that two runs of one week on
+//! one machine never both send: the second waits, then skips what the
+//! first sent.
 
 pub mod archive;
 
@@ -31,6 +34,13 @@ pub enum StateError {
         "cannot write {path}: {source} (a local fault: check the folder's permissions and free space)"
     )]
     Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot lock {path} against another run delivering the same week: {source} (a local fault: the out folder's file system must support file locks)"
+    )]
+    Lock {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -69,13 +79,17 @@ struct LedgerFile {
     sent: Vec<SentMessage>,
 }
 
-/// What has been sent for one period.
+/// What has been sent for one period. While it is open, no other run
+/// (process) on this machine can open the same period folder's ledger:
+/// see [`SentLedger::open_or_wait`].
 #[derive(Debug)]
 pub struct SentLedger {
     path: PathBuf,
     file: LedgerFile,
     archive: Archive,
     period: String,
+    /// The period folder, locked (`flock`) until the ledger is dropped.
+    _lock: std::fs::File,
 }
 
 impl SentLedger {
@@ -89,6 +103,26 @@ impl SentLedger {
         archive: &Archive,
         period: &str,
     ) -> Result<SentLedger, StateError> {
+        Self::open_or_wait(period_dir, archive, period, || {}).await
+    }
+
+    /// [`SentLedger::open`], once no other run holds the period folder's
+    /// ledger open; `waiting` is called first if one does. Two runs of the
+    /// same week on one machine (the scheduler's and one by hand, a cron
+    /// job fired twice) would otherwise both read a ledger without the
+    /// other's messages and both send them. The second waits for the
+    /// first to finish delivering, then reads what it sent and sends only
+    /// the rest. (Runners on different machines share the archive's
+    /// ledger, which cannot be locked: run one at a time, as the README's
+    /// CI and Kubernetes examples do.)
+    pub async fn open_or_wait(
+        period_dir: &Path,
+        archive: &Archive,
+        period: &str,
+        waiting: impl FnOnce(),
+    ) -> Result<SentLedger, StateError> {
+        let lock = lock_folder(period_dir, waiting).await?;
+        hold_point();
         let path = period_dir.join(Self::FILE_NAME);
         let mut file = match std::fs::read_to_string(&path) {
             Ok(text) => parse_ledger(&text, &path.display().to_string())?,
@@ -126,6 +160,7 @@ impl SentLedger {
             file,
             archive: archive.clone(),
             period: period.to_string(),
+            _lock: lock,
         };
         if ledger_changed || archive_behind {
             ledger.save().await?;
@@ -176,6 +211,54 @@ impl SentLedger {
             .await
     }
 }
+
+/// Locks `dir` (made if missing) for this process, waiting (after
+/// calling `waiting`) while another holds it. The lock is the folder's
+/// own, so that nothing is added to the run's artefacts, and goes with
+/// the process: a run that crashes leaves no stale lock behind.
+async fn lock_folder(dir: &Path, waiting: impl FnOnce()) -> Result<std::fs::File, StateError> {
+    let failed = |source| StateError::Lock {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let folder = std::fs::File::open(dir).map_err(failed)?;
+    match folder.try_lock() {
+        Ok(()) => Ok(folder),
+        Err(std::fs::TryLockError::Error(error)) => Err(failed(error)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            waiting();
+            tokio::task::spawn_blocking(move || folder.lock().map(|()| folder))
+                .await
+                .map_err(|e| failed(std::io::Error::other(e)))?
+                .map_err(failed)
+        }
+    }
+}
+
+/// The variable that makes a debug build, once it holds a week's ledger,
+/// create the file it names and wait (two minutes at most) until that
+/// file is gone: how the tests make a second run meet the first's ledger
+/// open. Release builds do not have it.
+pub const HOLD_LEDGER_VARIABLE: &str = "CLIENTPULSE_TEST_HOLD_LEDGER";
+
+#[cfg(debug_assertions)]
+fn hold_point() {
+    let Some(marker) = std::env::var_os(HOLD_LEDGER_VARIABLE) else {
+        return;
+    };
+    let marker = PathBuf::from(marker);
+    if std::fs::write(&marker, b"held").is_err() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while marker.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn hold_point() {}
 
 fn parse_ledger(text: &str, source: &str) -> Result<LedgerFile, StateError> {
     serde_json::from_str(text).map_err(|e| StateError::Read {
@@ -244,6 +327,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_week_s_ledger_is_open_in_one_place_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = Archive::none();
+        let mut first = SentLedger::open(dir.path(), &none, "2026-W47")
+            .await
+            .unwrap();
+        // Another open file of the folder (as another process has) cannot
+        // take the lock while the ledger is open.
+        let other = std::fs::File::open(dir.path()).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        let waited = std::sync::atomic::AtomicBool::new(false);
+        let second = SentLedger::open_or_wait(dir.path(), &none, "2026-W47", || {
+            waited.store(true, std::sync::atomic::Ordering::SeqCst)
+        });
+        let recorded = async {
+            first.record(sent("<a@b>")).await.unwrap();
+            drop(first);
+        };
+        let (second, ()) = tokio::join!(second, recorded);
+        // The second waited for the first, and reads what it recorded.
+        let second = second.unwrap();
+        assert!(waited.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(second.was_sent("<a@b>"));
+        assert!(other.try_lock().is_err(), "held by the second");
+        drop(second);
+        assert!(other.try_lock().is_ok(), "free once the ledger is closed");
+    }
+
+    #[tokio::test]
     async fn records_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let none = Archive::none();
@@ -252,6 +367,7 @@ mod tests {
             .unwrap();
         assert!(!ledger.was_sent("<a@b>"));
         ledger.record(sent("<a@b>")).await.unwrap();
+        drop(ledger);
         let reopened = SentLedger::open(dir.path(), &none, "2026-W47")
             .await
             .unwrap();
