@@ -48,6 +48,23 @@ fn inbox(folder: &Path) -> Vec<mail_parser::Message<'static>> {
         .collect()
 }
 
+/// The first To address of every accepted message, sorted.
+fn recipients(folder: &Path) -> Vec<String> {
+    let mut recipients: Vec<String> = inbox(folder)
+        .iter()
+        .map(|message| {
+            message
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    recipients.sort();
+    recipients
+}
+
 /// A private CA (kept alive by the returned folder) and an aiosmtpd server
 /// requiring `tls` (`--starttls` or `--implicit-tls`) and AUTH with
 /// [`PASSWORD`]: the folder, the CA file, the server and its inbox.
@@ -237,20 +254,8 @@ fn every_recipient_gets_exactly_one_message_whichever_send_the_run_dies_after() 
         assert_eq!(eml_files(received.path()).len(), crash_after);
         let resumed = run(&mut command(None));
         assert!(resumed.status.success(), "{}", stderr(&resumed));
-        let mut recipients: Vec<String> = inbox(received.path())
-            .iter()
-            .map(|message| {
-                message
-                    .to()
-                    .and_then(|a| a.first())
-                    .and_then(|a| a.address())
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect();
-        recipients.sort();
         assert_eq!(
-            recipients,
+            recipients(received.path()),
             ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"],
             "each exactly once after a crash after send {crash_after}"
         );
@@ -342,20 +347,8 @@ fn two_runs_of_one_week_at_once_send_each_message_once() {
     let second = second.wait_with_output().expect("second run");
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(second.status.success(), "{}", stderr(&second));
-    let mut recipients: Vec<String> = inbox(received.path())
-        .iter()
-        .map(|message| {
-            message
-                .to()
-                .and_then(|a| a.first())
-                .and_then(|a| a.address())
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
-    recipients.sort();
     assert_eq!(
-        recipients,
+        recipients(received.path()),
         ["ceo@example.com", "cfo@example.com", "cs-lead@example.com"]
     );
     assert_eq!(
