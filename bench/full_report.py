@@ -24,7 +24,15 @@ events and 120 clients, 1600 about 100 M events and 192 k clients):
 5. prints them side by side with the ratios (clientpulse's whole report
    over DuckDB's one week, and over its twelve weeks: below 1.0 is
    faster) and checks that DuckDB's figures equal the report's (with
-   `--trend`, all 108: every week of the nine metrics' trends).
+   `--trend`, all 108: every week of the nine metrics' trends);
+6. with `--floor`, times what no design of the report can do without:
+   reading the four columns of the usage events its windows need (the
+   events of the trend's 12 weeks and the 28 days before them), and
+   grouping them by user, as the first thing a run with only
+   `stickiness` does, in a scratch copy of queries/ whose shared table
+   `user_days` is replaced by each (then `user_days` as shipped): the
+   least a report of the trend spends before its other 38 metrics, its
+   segments and its books.
 
 Usage (from the repository's root):
 
@@ -32,6 +40,7 @@ Usage (from the repository's root):
     python3 bench/full_report.py                 # 16, 160, 1600
     python3 bench/full_report.py --scales 16,160 --repeat 3
     python3 bench/full_report.py --trend         # DuckDB for all 12 weeks too
+    python3 bench/full_report.py --floor         # what one pass over the events costs
 
     # the binary to deploy (Cargo.toml's `release-lto`, about 30 min to build)
     cargo build --profile release-lto
@@ -163,6 +172,114 @@ def clientpulse(binary, path, out):
     with open(profile_path) as file:
         profile = [json.loads(line) for line in file if line.strip()]
     return seconds, peak, stages, report, profile
+
+
+# The floors: in place of the shared table `user_days`, the least work a
+# run must do over the events of its windows. Each keeps the table's
+# columns (so `stickiness` still plans); the figures are not the report's.
+FLOOR_COLUMNS = """
+    CROSS JOIN (
+        SELECT day_set(DATE '2026-11-01') AS days,
+               day_sets_by('api', DATE '2026-11-01') AS feature_days
+    ) AS d
+)
+"""
+FLOORS = [
+    (
+        "read the events' four columns",
+        """user_days AS (
+    SELECT s.client_id, s.user_id, d.days, d.feature_days
+    FROM (
+        SELECT CAST(sum(length(client_id)) AS VARCHAR) AS client_id,
+               CAST(sum(length(user_id) + length(feature)) AS VARCHAR) AS user_id,
+               max(date_trunc('day', occurred_at)) AS latest
+        FROM usage_events
+        WHERE occurred_at >= $run_start AND occurred_at < $run_end
+    ) AS s"""
+        + FLOOR_COLUMNS,
+    ),
+    (
+        "group them by user (a count each)",
+        """user_days AS (
+    SELECT s.client_id, s.user_id, d.days, d.feature_days
+    FROM (
+        SELECT client_id, user_id, count(*) AS events
+        FROM usage_events
+        WHERE occurred_at >= $run_start AND occurred_at < $run_end
+        GROUP BY client_id, user_id
+    ) AS s"""
+        + FLOOR_COLUMNS,
+    ),
+    ("user_days as shipped", None),
+]
+
+
+def floor_config(queries, out):
+    """The shipped config with `stickiness` alone, no segments and no
+    books, reading `queries`."""
+    import re
+
+    with open(os.path.join(ROOT, "config", "clientpulse.yaml")) as file:
+        text = file.read()
+    config = os.path.join(ROOT, "config")
+    for pattern, replacement in [
+        (r"queries: \.\./queries\n", f"queries: {queries}\n"),
+        (r"benchmarks: benchmarks\.yaml\n", f"benchmarks: {config}/benchmarks.yaml\n"),
+        (r"templates: \.\./report-templates\n", f"templates: {ROOT}/report-templates\n"),
+        (r"out: \.\./out\n", f"out: {out}\n"),
+        (r"breakdowns: \[[^\]]*\]", "breakdowns: []"),
+        (r"metrics:\n(  - id: \w+\n)+", "metrics:\n  - id: stickiness\n"),
+        (
+            r"audiences:.*?\n# What the data",
+            "audiences:\n  - name: data-team\n    recipients: [data-team@example.com]\n\n"
+            "# What the data",
+        ),
+    ]:
+        text, count = re.subn(pattern, replacement, text, count=1, flags=re.S)
+        if count != 1:
+            sys.exit(f"config/clientpulse.yaml has no {pattern!r}: update bench/full_report.py")
+    return text
+
+
+def floors(binary, path, repeat):
+    """[(name, best seconds of the shared table)] for each of FLOORS."""
+    scratch = tempfile.mkdtemp(prefix="clientpulse-floor-")
+    try:
+        queries = os.path.join(scratch, "queries")
+        shutil.copytree(os.path.join(ROOT, "queries"), queries)
+        # The scratch tables are not published versions.
+        os.remove(os.path.join(queries, "queries.lock"))
+        shipped = os.path.join(ROOT, "queries", "shared", "user_days.sql")
+        config = os.path.join(scratch, "floor.yaml")
+        with open(config, "w") as file:
+            file.write(floor_config(queries, os.path.join(scratch, "out")))
+        measured = []
+        for name, sql in FLOORS:
+            with open(shipped) as file:
+                text = file.read() if sql is None else "-- materialise: run\n" + sql
+            with open(os.path.join(queries, "shared", "user_days.sql"), "w") as file:
+                file.write(text)
+            best = None
+            for _ in range(max(1, repeat)):
+                out = os.path.join(scratch, "out")
+                shutil.rmtree(out, ignore_errors=True)
+                profile = os.path.join(scratch, "profile.jsonl")
+                command = [binary, "run", "--config", config, "--warehouse", path, "--out", out]
+                command += ["--period", PERIOD, "--dry-run", "--profile", profile, "--now", NOW]
+                _, _, _, stderr, code = run_measured(command)
+                if code != 0:
+                    sys.exit(f"clientpulse failed on the floor {name!r} (exit {code}):\n{stderr}")
+                with open(profile) as file:
+                    seconds = next(
+                        json.loads(line)["seconds"]
+                        for line in file
+                        if json.loads(line)["metric"] == "user_days"
+                    )
+                best = seconds if best is None else min(best, seconds)
+            measured.append((name, best))
+        return measured
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def profile_summary(profile, top=8):
@@ -463,6 +580,12 @@ def main():
         help="also time DuckDB on the nine figures of every week of the report's"
         " 12-week trend, and check all of them against the report's trend",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the least a report of the trend must do over the events"
+        " (read them, group them by user) beside `user_days` as shipped",
+    )
     parser.add_argument("--duckdb-worker", nargs=4, metavar=("WAREHOUSE", "RESULT", "WEEKS", "HOW"))
     args = parser.parse_args()
     ensure_duckdb()
@@ -513,6 +636,14 @@ def main():
                 ),
                 flush=True,
             )
+        if args.floor:
+            week = theirs[0][0]
+            for name, seconds in floors(args.bin, path, args.repeat):
+                print(
+                    f"  floor, {name}: {seconds:6.2f} s"
+                    f" | over DuckDB's one week {seconds / week:.2f}",
+                    flush=True,
+                )
         results.append((scale, rows.get("usage_events", 0), ours, theirs))
     print("\nBest run of each; the ratio is clientpulse's full report over DuckDB's time.")
     print(
