@@ -194,6 +194,71 @@ fn the_readme_command_makes_the_demo_warehouse_and_a_report() {
 }
 
 #[test]
+fn two_first_runs_at_once_make_the_demo_warehouse_once() {
+    // Two `check`s started together on a fresh copy (a pipeline's jobs
+    // side by side) both find no demo warehouse. Without a lock each
+    // would stage the tables in the same folder and delete the other's.
+    let root = tempfile::tempdir().expect("tmp");
+    for folder in ["config", "queries", "queries/shared", "report-templates"] {
+        copy_files(&repo().join(folder), &root.path().join(folder));
+    }
+    let start = || {
+        clientpulse()
+            .arg("check")
+            .current_dir(root.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the clientpulse binary starts")
+    };
+    let (first, second) = (start(), start());
+    let outputs = [first, second].map(|child| child.wait_with_output().expect("it ends"));
+    for output in &outputs {
+        assert!(output.status.success(), "{}", stderr(output));
+    }
+    let made = outputs
+        .iter()
+        .filter(|output| stderr(output).contains("generating one"))
+        .count();
+    assert_eq!(
+        made, 1,
+        "one of the two makes the warehouse, the other waits for it"
+    );
+    let warehouse = root.path().join("out/demo-warehouse");
+    let marker: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(warehouse.join("_clientpulse_demo.json")).expect("marker"),
+    )
+    .expect("valid marker");
+    assert_eq!(marker["complete"], serde_json::Value::Bool(true));
+    let mut entries: Vec<String> = std::fs::read_dir(&warehouse)
+        .expect("warehouse")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            "_clientpulse_demo.json",
+            "clients",
+            "onboarding",
+            "orders",
+            "projects",
+            "subscriptions",
+            "survey_responses",
+            "tickets",
+            "usage_events"
+        ],
+        "every table, and no staging left behind"
+    );
+}
+
+#[test]
 fn outbox_messages_read_like_mail() {
     let project = Project::new("warehouse");
     demo_data(

@@ -113,12 +113,19 @@ pub fn ensure(root: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<(), Dem
     if is_complete(root) {
         return Ok(());
     }
+    // Two first runs started together (a cron job and a user, or a
+    // pipeline's jobs side by side) both find no warehouse: the second
+    // waits for the first to make it, then uses it.
+    let _held = hold(root)?;
+    if is_complete(root) {
+        return Ok(());
+    }
     eprintln!(
         "clientpulse: no demo warehouse at {}; generating one (scale 1, ending {})",
         root.display(),
         now.date_naive()
     );
-    generate(
+    generate_held(
         root,
         &DemoOptions {
             scale: 1,
@@ -126,6 +133,30 @@ pub fn ensure(root: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<(), Dem
             end: now.date_naive(),
         },
     )
+}
+
+/// Holds the folder `root` (made if missing) for this process until the
+/// handle is dropped, waiting while another process holds it: two
+/// generators in one folder would each delete the other's staged tables.
+/// The lock is the folder's own (nothing is added to the warehouse) and
+/// goes with the process. A `root` that is a file is not held: [`claim`]
+/// refuses it.
+fn hold(root: &Path) -> Result<Option<std::fs::File>, DemoError> {
+    let io = |source| DemoError::Io {
+        path: root.to_path_buf(),
+        source,
+    };
+    match std::fs::metadata(root) {
+        Ok(meta) if !meta.is_dir() => return Ok(None),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(root).map_err(io)?;
+        }
+        Err(error) => return Err(io(error)),
+    }
+    let folder = std::fs::File::open(root).map_err(io)?;
+    folder.lock().map_err(io)?;
+    Ok(Some(folder))
 }
 
 /// Whether `root` holds a complete demo warehouse made by the generator.
@@ -142,6 +173,12 @@ pub fn is_complete(root: &Path) -> bool {
 /// are staged inside the claimed folder and moved into place at the end;
 /// the marker says complete only once all of them are.
 pub fn generate(root: &Path, options: &DemoOptions) -> Result<(), DemoError> {
+    let _held = hold(root)?;
+    generate_held(root, options)
+}
+
+/// [`generate`], `root` already held by this process.
+fn generate_held(root: &Path, options: &DemoOptions) -> Result<(), DemoError> {
     claim(root, options)?;
     let io = |path: &Path| {
         let path = path.to_path_buf();
