@@ -54,6 +54,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -137,9 +138,10 @@ def table_rows(path):
     return rows
 
 
-def clientpulse(binary, path, out):
-    """The full report over `path`: (seconds, peak MiB, stages, report,
-    profile), the profile being the run's own `--profile` lines."""
+def clientpulse(binary, path, out, config=os.path.join(ROOT, "config", "clientpulse.yaml")):
+    """The report of `config` (the shipped one: the full report) over
+    `path`: (seconds, peak MiB, stages, report, profile), the profile
+    being the run's own `--profile` lines."""
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out, exist_ok=True)
     profile_path = os.path.join(out, "profile.jsonl")
@@ -147,7 +149,7 @@ def clientpulse(binary, path, out):
         binary,
         "run",
         "--config",
-        os.path.join(ROOT, "config", "clientpulse.yaml"),
+        config,
         "--warehouse",
         path,
         "--out",
@@ -175,9 +177,16 @@ def clientpulse(binary, path, out):
 
 
 # The floors: in place of the shared table `user_days`, the least work a
-# run must do over the events of its windows. Each keeps the table's
-# columns (so `stickiness` still plans); the figures are not the report's.
-FLOOR_COLUMNS = """
+# run must do over the events of its windows, as the inner SELECT of
+# FLOOR_TABLE, which keeps the table's columns (so `stickiness` still
+# plans); the figures are not the report's. None: `user_days` as shipped.
+FLOOR_TABLE = """-- materialise: run
+user_days AS (
+    SELECT s.client_id, s.user_id, d.days, d.feature_days
+    FROM ({events}
+        FROM usage_events
+        WHERE occurred_at >= $run_start AND occurred_at < $run_end{grouping}
+    ) AS s
     CROSS JOIN (
         SELECT day_set(DATE '2026-11-01') AS days,
                day_sets_by('api', DATE '2026-11-01') AS feature_days
@@ -187,28 +196,22 @@ FLOOR_COLUMNS = """
 FLOORS = [
     (
         "read the events' four columns",
-        """user_days AS (
-    SELECT s.client_id, s.user_id, d.days, d.feature_days
-    FROM (
+        {
+            "events": """
         SELECT CAST(sum(length(client_id)) AS VARCHAR) AS client_id,
                CAST(sum(length(user_id) + length(feature)) AS VARCHAR) AS user_id,
-               max(date_trunc('day', occurred_at)) AS latest
-        FROM usage_events
-        WHERE occurred_at >= $run_start AND occurred_at < $run_end
-    ) AS s"""
-        + FLOOR_COLUMNS,
+               max(date_trunc('day', occurred_at)) AS latest""",
+            "grouping": "",
+        },
     ),
     (
         "group them by user (a count each)",
-        """user_days AS (
-    SELECT s.client_id, s.user_id, d.days, d.feature_days
-    FROM (
-        SELECT client_id, user_id, count(*) AS events
-        FROM usage_events
-        WHERE occurred_at >= $run_start AND occurred_at < $run_end
-        GROUP BY client_id, user_id
-    ) AS s"""
-        + FLOOR_COLUMNS,
+        {
+            "events": """
+        SELECT client_id, user_id, count(*) AS events""",
+            "grouping": """
+        GROUP BY client_id, user_id""",
+        },
     ),
     ("user_days as shipped", None),
 ]
@@ -217,8 +220,6 @@ FLOORS = [
 def floor_config(queries, out):
     """The shipped config with `stickiness` alone, no segments and no
     books, reading `queries`."""
-    import re
-
     with open(os.path.join(ROOT, "config", "clientpulse.yaml")) as file:
         text = file.read()
     config = os.path.join(ROOT, "config")
@@ -254,27 +255,15 @@ def floors(binary, path, repeat):
         with open(config, "w") as file:
             file.write(floor_config(queries, os.path.join(scratch, "out")))
         measured = []
-        for name, sql in FLOORS:
+        for name, parts in FLOORS:
             with open(shipped) as file:
-                text = file.read() if sql is None else "-- materialise: run\n" + sql
+                text = file.read() if parts is None else FLOOR_TABLE.format(**parts)
             with open(os.path.join(queries, "shared", "user_days.sql"), "w") as file:
                 file.write(text)
             best = None
             for _ in range(max(1, repeat)):
-                out = os.path.join(scratch, "out")
-                shutil.rmtree(out, ignore_errors=True)
-                profile = os.path.join(scratch, "profile.jsonl")
-                command = [binary, "run", "--config", config, "--warehouse", path, "--out", out]
-                command += ["--period", PERIOD, "--dry-run", "--profile", profile, "--now", NOW]
-                _, _, _, stderr, code = run_measured(command)
-                if code != 0:
-                    sys.exit(f"clientpulse failed on the floor {name!r} (exit {code}):\n{stderr}")
-                with open(profile) as file:
-                    seconds = next(
-                        json.loads(line)["seconds"]
-                        for line in file
-                        if json.loads(line)["metric"] == "user_days"
-                    )
+                profile = clientpulse(binary, path, os.path.join(scratch, "out"), config)[4]
+                seconds = next(q["seconds"] for q in profile if q["metric"] == "user_days")
                 best = seconds if best is None else min(best, seconds)
             measured.append((name, best))
         return measured
