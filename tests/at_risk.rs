@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::support::warehouse::{Fixture, Money, V, answer, subscription};
-use crate::support::{DEFAULT_DELIVERY, Project, eml_files, run, stderr};
+use crate::support::{DEFAULT_DELIVERY, Project, eml_files, entry_names, run, stderr};
 
 /// Week 2026-W47 ends at 2026-11-23T00:00Z; the 28-day window starts at
 /// 2026-10-26 and the window before it at 2026-09-28.
@@ -381,17 +381,7 @@ fn each_account_manager_gets_only_their_own_clients_at_risk() {
     // R_OUT and GONE, none at risk.
     // GONE's manager is no address: no book, no message, and a warning
     // that names the value escaped (no raw line break in the log).
-    let mut kept: Vec<String> = std::fs::read_dir(&books)
-        .expect("books")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    kept.sort();
+    let kept = entry_names(&books);
     assert_eq!(kept, ["am1@example.com.json", "am2@example.com.json"]);
     let log = stderr(&output);
     assert!(

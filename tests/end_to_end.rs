@@ -6,8 +6,8 @@
 use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::support::{
-    Project, assert_clean_failure, clientpulse, copy_files, demo_data, eml_files, metric, repo,
-    run, start_smtp, stderr, stdout,
+    Project, assert_clean_failure, clientpulse, copy_files, demo_data, eml_files, entry_names,
+    metric, repo, run, start_smtp, stderr, stdout,
 };
 
 const END: &str = "2026-11-25";
@@ -230,17 +230,7 @@ fn two_first_runs_at_once_make_the_demo_warehouse_once() {
     )
     .expect("valid marker");
     assert_eq!(marker["complete"], serde_json::Value::Bool(true));
-    let mut entries: Vec<String> = std::fs::read_dir(&warehouse)
-        .expect("warehouse")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    entries.sort();
+    let entries = entry_names(&warehouse);
     assert_eq!(
         entries,
         [

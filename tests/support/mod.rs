@@ -466,6 +466,22 @@ pub fn eml_files(folder: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The names of a folder's entries, sorted.
+pub fn entry_names(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .expect("a folder to list")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// Every file under `dir`, recursively (none if it does not exist).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
